@@ -1,0 +1,31 @@
+"""scipy's B-splines inside JAX programs: jit, vmap and grad of any order.
+
+Every public name is re-exported here from its private home module:
+
+- ``_basis``: :func:`design_matrix`, :func:`b_spline_basis`,
+  :class:`BSplineBasis`, :func:`bspline`
+- ``_bridge``: :func:`differentiable_callback`
+"""
+
+import importlib.metadata
+
+from ._basis import (
+    BSplineBasis as BSplineBasis,
+    b_spline_basis as b_spline_basis,
+    bspline as bspline,
+    design_matrix as design_matrix,
+)
+from ._bridge import differentiable_callback as differentiable_callback
+
+try:
+    __version__ = importlib.metadata.version("bspline_callback")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BSplineBasis",
+    "b_spline_basis",
+    "bspline",
+    "design_matrix",
+    "differentiable_callback",
+]

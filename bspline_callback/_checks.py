@@ -1,0 +1,105 @@
+"""Eager validation of static arguments, before anything is traced.
+
+Each check raises one ``TypeError``/``ValueError`` per broken invariant, with
+a message that names the calling function and the argument, says what is
+wrong, shows what was received and, where there is one, suggests the fix.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_extrapolate", "check_knots", "check_order"]
+
+
+def check_order(func: str, value: Any, argname: str) -> int:
+    """A degree or derivative order: a non-negative Python (or numpy) int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, np.integer)
+    ):
+        raise TypeError(
+            f"{func}: `{argname}` must be an int >= 0, got {value!r} of type "
+            f"{type(value).__name__}. It is static (it fixes the output "
+            f"shape), so it cannot be a float, a bool or a traced array."
+        )
+    value = operator.index(value)
+    if value < 0:
+        raise ValueError(f"{func}: `{argname}` must be >= 0, got {value}.")
+    return value
+
+
+def check_extrapolate(func: str, value: Any) -> bool | str:
+    """``False``, ``True`` or ``"periodic"``, normalised to a Python value."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "periodic":
+        return "periodic"
+    raise ValueError(
+        f"{func}: `extrapolate` must be False, True or 'periodic', "
+        f"got {value!r}."
+    )
+
+
+def _shape_name(a: np.ndarray) -> str:
+    return f"an array of shape {a.shape}"
+
+
+def check_knot_shape(
+    func: str, shape: tuple[int, ...], k: int, *, t_name: str, k_name: str
+) -> None:
+    """The checks that need only the shape (also possible for traced knots)."""
+    if len(shape) != 1:
+        raise ValueError(
+            f"{func}: `{t_name}` must be a 1-D array of knots, got an array "
+            f"of shape {shape}."
+        )
+    if shape[0] < 2 * k + 2:
+        raise ValueError(
+            f"{func}: need at least {2 * k + 2} knots for {k_name}={k} "
+            f"(2 * {k_name} + 2), got {shape[0]}."
+        )
+
+
+def check_knots(
+    func: str, t: Any, k: int, *, t_name: str = "t", k_name: str = "k"
+) -> np.ndarray:
+    """Concrete knots: 1-D, real, finite, non-decreasing, enough of them.
+
+    Returns a read-only float64 copy, the form the host code closes over.
+    """
+    try:
+        arr = np.asarray(t)
+    except Exception as err:  # e.g. ragged lists
+        raise TypeError(
+            f"{func}: `{t_name}` must be a 1-D array of real knots, got {t!r}."
+        ) from err
+    if arr.dtype.kind not in "biuf" or arr.dtype.kind == "b":
+        raise TypeError(
+            f"{func}: `{t_name}` must hold real numbers, got dtype {arr.dtype} "
+            f"({t!r})."
+        )
+    check_knot_shape(func, arr.shape, k, t_name=t_name, k_name=k_name)
+    arr = np.array(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{func}: `{t_name}` must be finite, got NaN or inf in {arr}."
+        )
+    if np.any(np.diff(arr) < 0):
+        i = int(np.argmax(np.diff(arr) < 0))
+        raise ValueError(
+            f"{func}: `{t_name}` must be in non-decreasing order, but "
+            f"{t_name}[{i}]={arr[i]!r} > {t_name}[{i + 1}]={arr[i + 1]!r}. "
+            f"Sort the knots first (np.sort)."
+        )
+    n = arr.shape[0] - k - 1
+    if not arr[k] < arr[n]:
+        raise ValueError(
+            f"{func}: the base interval [{t_name}[{k}], {t_name}[{n}]] = "
+            f"[{arr[k]!r}, {arr[n]!r}] is empty; the interior knots must span "
+            f"a non-empty interval."
+        )
+    arr.setflags(write=False)
+    return arr
