@@ -154,7 +154,10 @@ _levels.defjvp(_levels_jvp, symbolic_zeros=True)
 
 
 def _is_traced(*arrays) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for a in arrays)
+    # tree_leaves: a Python list of tracers counts as traced too.
+    return any(
+        isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(arrays)
+    )
 
 
 def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
@@ -166,7 +169,9 @@ def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
     """
     if not _is_traced(x, *ops):
         x_np = np.asarray(x)
-        dtype = jnp.result_type(float, x_np.dtype)
+        # canonicalize first: float64 numpy input under x64-off is float32
+        # in JAX, without a truncation warning.
+        dtype = jnp.result_type(float, jax.dtypes.canonicalize_dtype(x_np.dtype))
         call = _HostCall(spec, (nu,), np.dtype(dtype).name)
         return jnp.asarray(call(x_np, *(np.asarray(o) for o in ops))[0])
     x = jnp.asarray(x)

@@ -1,0 +1,79 @@
+"""Tolerances keyed by dtype, and the reference implementations tests compare to."""
+
+import jax
+import jax.extend
+import jax.numpy as jnp
+import numpy as np
+from scipy.interpolate import BSpline
+
+# Relative to the largest magnitude in the reference (derivative bases span
+# several orders of magnitude, so a per-entry relative test would be noise).
+RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 2e-5}
+
+
+def float_dtype():
+    """The dtype JAX gives a Python float in this run."""
+    return np.dtype(jnp.result_type(float))
+
+
+def assert_close(actual, desired, dtype=None, scale=1.0):
+    """NaN where the reference is NaN, else close to dtype's tolerance."""
+    actual = np.asarray(actual, dtype=np.float64)
+    desired = np.asarray(desired, dtype=np.float64)
+    assert actual.shape == desired.shape, (actual.shape, desired.shape)
+    dtype = np.dtype(dtype) if dtype is not None else float_dtype()
+    nan = np.isnan(desired)
+    np.testing.assert_array_equal(np.isnan(actual), nan, err_msg="NaN pattern")
+    if (~nan).any():
+        mag = max(np.abs(desired[~nan]).max(), 1.0)
+        np.testing.assert_allclose(
+            actual[~nan], desired[~nan], rtol=0, atol=RTOL[dtype] * mag * scale
+        )
+
+
+def scipy_basis(x, t, k, nu=0, extrapolate=False):
+    """scipy's dense basis with the package's NaN policy applied.
+
+    ``BSpline(t, eye, k, extrapolate)(x, nu)`` already gives NaN outside the
+    base interval when not extrapolating; NaN/inf ``x`` rows are NaN too.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    n = len(t) - k - 1
+    with np.errstate(invalid="ignore"):
+        out = BSpline(t, np.eye(n), k, extrapolate=extrapolate)(x, nu)
+    out[~np.isfinite(x)] = np.nan
+    return out
+
+
+def as_jax_points(x):
+    """x as JAX sees it (float32 unless x64), and the float64 values of that."""
+    xj = jnp.asarray(np.asarray(x, dtype=np.float64), dtype=jnp.result_type(float))
+    return xj, np.asarray(xj, dtype=np.float64)
+
+
+def callback_count(fun, *args):
+    """Number of pure_callback equations in the jaxpr of ``fun(*args)``."""
+    jaxpr = jax.make_jaxpr(fun)(*args)
+    return count_primitive(jaxpr.jaxpr, "pure_callback")
+
+
+def count_primitive(jaxpr, name):
+    """Occurrences of primitive ``name`` in a jaxpr, sub-jaxprs included."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == name:
+            total += 1
+        for sub in _sub_jaxprs(eqn.params.values()):
+            total += count_primitive(sub, name)
+    return total
+
+
+def _sub_jaxprs(values):
+    for v in values:
+        if isinstance(v, jax.extend.core.ClosedJaxpr):
+            yield v.jaxpr
+        elif isinstance(v, jax.extend.core.Jaxpr):
+            yield v
+        elif isinstance(v, (tuple, list)):
+            yield from _sub_jaxprs(v)

@@ -1,0 +1,116 @@
+"""Agreement with scipy: design_matrix == BSpline(t, eye(n), k, extrapolate)(x, nu).
+
+Over degrees 0..7, nu 0..k+1, knot vectors from make_interp_spline with every
+bc_type, repeated interior knots up to multiplicity k+1, non-uniform and
+unclamped knots, points on every knot and both ends of the base interval,
+outside it, NaN and inf, and the three extrapolation modes; eager (concrete
+x, host path) and under jit (traced x, the callback).
+"""
+
+import jax
+import numpy as np
+import pytest
+from helpers import as_jax_points, assert_close, scipy_basis
+from scipy.interpolate import BSpline, make_interp_spline
+
+import bspline_callback as bc
+from bspline_callback import _host
+
+EXTRAPOLATE = [False, True, "periodic"]
+
+
+def _knot_cases():
+    rng = np.random.default_rng(20240601)
+    cases = []
+    for k in range(8):
+        cases.append((f"uniform-k{k}", np.r_[[0.0] * k, np.linspace(0, 1, 7), [1.0] * k], k))
+        inner = np.sort(rng.uniform(0.0, 1.0, 5))
+        cases.append((f"nonuniform-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k))
+        cases.append((f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 6)), k))
+        if k >= 1:
+            # Interior knot of full multiplicity k + 1: a discontinuity.
+            for mult in sorted({2, k + 1}):
+                inner = np.r_[0.2, [0.5] * mult, 0.7]
+                cases.append(
+                    (f"mult{mult}-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k)
+                )
+    xd = np.linspace(0.0, 2.0, 12)
+    yd = np.cos(3 * xd)
+    yp = np.r_[yd[:-1], yd[0]]
+    for k in (1, 2, 3, 4, 5):
+        cases.append((f"interp-notaknot-k{k}", make_interp_spline(xd, yd, k=k).t, k))
+        cases.append(
+            (f"interp-periodic-k{k}", make_interp_spline(xd, yp, k=k, bc_type="periodic").t, k)
+        )
+    for bc_type in ("natural", "clamped", ([(1, 0.5)], [(2, -1.0)])):
+        name = bc_type if isinstance(bc_type, str) else "explicit"
+        cases.append((f"interp-{name}-k3", make_interp_spline(xd, yd, k=3, bc_type=bc_type).t, 3))
+    five = ([(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 0.0)])
+    cases.append(("interp-explicit-k5", make_interp_spline(xd, yd, k=5, bc_type=five).t, 5))
+    return cases
+
+
+CASES = _knot_cases()
+
+
+def _points(t, k):
+    n = len(t) - k - 1
+    lo, hi = t[k], t[n]
+    rng = np.random.default_rng(len(t) * 31 + k)
+    width = hi - lo
+    return np.r_[
+        rng.uniform(lo, hi, 25),
+        t,  # every knot, both ends of the base interval included
+        lo,
+        hi,
+        lo - 0.3 * width,
+        hi + 0.3 * width,
+        # Just outside (XLA flushes denormals, so not nextafter(0.0, -inf)).
+        lo - 1e-6 * width,
+        hi + 1e-6 * width,
+        np.nan,
+        np.inf,
+        -np.inf,
+    ]
+
+
+@pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
+@pytest.mark.parametrize("name,t,k", CASES, ids=[c[0] for c in CASES])
+def test_design_matrix_matches_scipy(name, t, k, extrapolate):
+    xj, x64 = as_jax_points(_points(t, k))
+    for nu in range(k + 2):
+        expected = scipy_basis(x64, t, k, nu, extrapolate)
+        eager = bc.design_matrix(xj, t, k, nu=nu, extrapolate=extrapolate)
+        assert_close(eager, expected)
+        traced = jax.jit(
+            lambda x, nu=nu: bc.design_matrix(x, t, k, nu=nu, extrapolate=extrapolate)
+        )(xj)
+        assert_close(traced, expected)
+
+
+@pytest.mark.parametrize("name,t,k", CASES[::3], ids=[c[0] for c in CASES[::3]])
+def test_public_route_equals_private_route(name, t, k):
+    """The private compiled routine and scipy's public design_matrix agree."""
+    x = _points(t, k)
+    x = x[np.isfinite(x)]
+    x = x[(x >= t[k]) & (x <= t[len(t) - k - 1])]
+    for nu in range(k + 1):
+        a = _host.compact_basis(x, t, k, nu, False, use_private=True)
+        b = _host.compact_basis(x, t, k, nu, False, use_private=False)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_bspline_matches_scipy():
+    t = np.r_[[0.0] * 4, 0.3, 0.5, 0.6, [1.0] * 4]
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(7, 2, 3))
+    xj, x64 = as_jax_points(np.linspace(-0.1, 1.1, 30).reshape(5, 6))
+    for nu in range(5):
+        for extrapolate in EXTRAPOLATE:
+            expected = BSpline(t, c, 3, extrapolate=extrapolate)(x64, nu)
+            got = jax.jit(
+                lambda x, c, nu=nu, e=extrapolate: bc.bspline(x, t, c, 3, nu=nu, extrapolate=e)
+            )(xj, c)
+            assert got.shape == (5, 6, 2, 3)
+            assert_close(got, expected)
