@@ -1,4 +1,7 @@
-"""The B-spline basis on the bridge: design_matrix, BSplineBasis, bspline, b_spline_basis."""
+"""The B-spline basis on the bridge.
+
+``design_matrix``, ``BSplineBasis``, ``bspline`` and the drop-in ``b_spline_basis``.
+"""
 
 from __future__ import annotations
 

@@ -82,7 +82,9 @@ class _HostCall:
         # same number of leading batch axes (size 1 where unbatched). The
         # operands' core rank is known, so their extra axes count the batch.
         n_batch = ops[0].ndim - spec.op_core_ndims[0] if ops else 0
-        op_batch = [o.shape[: o.ndim - c] for o, c in zip(ops, spec.op_core_ndims)]
+        op_batch = [
+            o.shape[: o.ndim - c] for o, c in zip(ops, spec.op_core_ndims, strict=True)
+        ]
         if all(math.prod(b) == 1 for b in op_batch):
             core_ops = [o.reshape(o.shape[n_batch:]) for o in ops]
             results = self._run(x.reshape(-1), core_ops)
@@ -113,7 +115,7 @@ class _HostCall:
         x64 = np.asarray(x_flat, dtype=np.float64)
         results = self.spec.host(x64, self.nus, *ops)
         out = []
-        for nu, r in zip(self.nus, results):
+        for nu, r in zip(self.nus, results, strict=True):
             r = np.asarray(r)
             expected = (x64.shape[0], *self.spec.feature_shape)
             if r.shape != expected:
@@ -262,7 +264,5 @@ def _check_feature_shape(name: str, feature_shape: Any) -> tuple[int, ...]:
             f"(use () for one value per point), got {feature_shape!r}."
         ) from None
     if any(d < 0 for d in fshape):
-        raise ValueError(
-            f"{name}: `feature_shape` entries must be >= 0, got {fshape}."
-        )
+        raise ValueError(f"{name}: `feature_shape` entries must be >= 0, got {fshape}.")
     return fshape

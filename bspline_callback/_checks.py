@@ -17,9 +17,7 @@ __all__ = ["check_extrapolate", "check_knots", "check_order"]
 
 def check_order(func: str, value: Any, argname: str) -> int:
     """A degree or derivative order: a non-negative Python (or numpy) int."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, np.integer)
-    ):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(
             f"{func}: `{argname}` must be an int >= 0, got {value!r} of type "
             f"{type(value).__name__}. It is static (it fixes the output "
@@ -38,8 +36,7 @@ def check_extrapolate(func: str, value: Any) -> bool | str:
     if isinstance(value, str) and value == "periodic":
         return "periodic"
     raise ValueError(
-        f"{func}: `extrapolate` must be False, True or 'periodic', "
-        f"got {value!r}."
+        f"{func}: `extrapolate` must be False, True or 'periodic', got {value!r}."
     )
 
 
@@ -78,28 +75,26 @@ def check_knots(
         ) from err
     if arr.dtype.kind not in "biuf" or arr.dtype.kind == "b":
         raise TypeError(
-            f"{func}: `{t_name}` must hold real numbers, got dtype {arr.dtype} "
-            f"({t!r})."
+            f"{func}: `{t_name}` must hold real numbers, got dtype {arr.dtype} ({t!r})."
         )
     check_knot_shape(func, arr.shape, k, t_name=t_name, k_name=k_name)
     arr = np.array(arr, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(
-            f"{func}: `{t_name}` must be finite, got NaN or inf in {arr}."
-        )
+        raise ValueError(f"{func}: `{t_name}` must be finite, got NaN or inf in {arr}.")
     if np.any(np.diff(arr) < 0):
         i = int(np.argmax(np.diff(arr) < 0))
         raise ValueError(
             f"{func}: `{t_name}` must be in non-decreasing order, but "
-            f"{t_name}[{i}]={arr[i]!r} > {t_name}[{i + 1}]={arr[i + 1]!r}. "
+            f"{t_name}[{i}]={float(arr[i])!r} > "
+            f"{t_name}[{i + 1}]={float(arr[i + 1])!r}. "
             f"Sort the knots first (np.sort)."
         )
     n = arr.shape[0] - k - 1
     if not arr[k] < arr[n]:
         raise ValueError(
             f"{func}: the base interval [{t_name}[{k}], {t_name}[{n}]] = "
-            f"[{arr[k]!r}, {arr[n]!r}] is empty; the interior knots must span "
-            f"a non-empty interval."
+            f"[{float(arr[k])!r}, {float(arr[n])!r}] is empty; the interior "
+            f"knots must span a non-empty interval."
         )
     arr.setflags(write=False)
     return arr

@@ -87,9 +87,7 @@ def _raise_derivative(vals, first, t, p_from, p_to):
         d_left = t[idx + p] - t[idx]
         d_right = t[idx + p + 1] - t[idx + 1]
         term_l = np.divide(left, d_left, out=np.zeros_like(left), where=d_left != 0)
-        term_r = np.divide(
-            right, d_right, out=np.zeros_like(right), where=d_right != 0
-        )
+        term_r = np.divide(right, d_right, out=np.zeros_like(right), where=d_right != 0)
         vals = p * (term_l - term_r)
     return vals, first
 

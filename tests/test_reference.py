@@ -29,11 +29,15 @@ def _exact_b(i, p, nu, x):
     if nu == 0:
         if p == 0:
             return F(1) if t[i] <= x < t[i + 1] else F(0)
-        a = (x - t[i]) / (t[i + p] - t[i]) * _exact_b(i, p - 1, 0, x) if t[
-            i + p
-        ] != t[i] else F(0)
+        a = (
+            (x - t[i]) / (t[i + p] - t[i]) * _exact_b(i, p - 1, 0, x)
+            if t[i + p] != t[i]
+            else F(0)
+        )
         b = (
-            (t[i + p + 1] - x) / (t[i + p + 1] - t[i + 1]) * _exact_b(i + 1, p - 1, 0, x)
+            (t[i + p + 1] - x)
+            / (t[i + p + 1] - t[i + 1])
+            * _exact_b(i + 1, p - 1, 0, x)
             if t[i + p + 1] != t[i + 1]
             else F(0)
         )

@@ -23,16 +23,24 @@ def _knot_cases():
     rng = np.random.default_rng(20240601)
     cases = []
     for k in range(8):
-        cases.append((f"uniform-k{k}", np.r_[[0.0] * k, np.linspace(0, 1, 7), [1.0] * k], k))
+        cases.append(
+            (f"uniform-k{k}", np.r_[[0.0] * k, np.linspace(0, 1, 7), [1.0] * k], k)
+        )
         inner = np.sort(rng.uniform(0.0, 1.0, 5))
-        cases.append((f"nonuniform-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k))
+        cases.append(
+            (f"nonuniform-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k)
+        )
         cases.append((f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 6)), k))
         if k >= 1:
             # Interior knot of full multiplicity k + 1: a discontinuity.
             for mult in sorted({2, k + 1}):
                 inner = np.r_[0.2, [0.5] * mult, 0.7]
                 cases.append(
-                    (f"mult{mult}-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k)
+                    (
+                        f"mult{mult}-k{k}",
+                        np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)],
+                        k,
+                    )
                 )
     xd = np.linspace(0.0, 2.0, 12)
     yd = np.cos(3 * xd)
@@ -40,13 +48,21 @@ def _knot_cases():
     for k in (1, 2, 3, 4, 5):
         cases.append((f"interp-notaknot-k{k}", make_interp_spline(xd, yd, k=k).t, k))
         cases.append(
-            (f"interp-periodic-k{k}", make_interp_spline(xd, yp, k=k, bc_type="periodic").t, k)
+            (
+                f"interp-periodic-k{k}",
+                make_interp_spline(xd, yp, k=k, bc_type="periodic").t,
+                k,
+            )
         )
     for bc_type in ("natural", "clamped", ([(1, 0.5)], [(2, -1.0)])):
         name = bc_type if isinstance(bc_type, str) else "explicit"
-        cases.append((f"interp-{name}-k3", make_interp_spline(xd, yd, k=3, bc_type=bc_type).t, 3))
+        cases.append(
+            (f"interp-{name}-k3", make_interp_spline(xd, yd, k=3, bc_type=bc_type).t, 3)
+        )
     five = ([(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 0.0)])
-    cases.append(("interp-explicit-k5", make_interp_spline(xd, yd, k=5, bc_type=five).t, 5))
+    cases.append(
+        ("interp-explicit-k5", make_interp_spline(xd, yd, k=5, bc_type=five).t, 5)
+    )
     return cases
 
 
@@ -110,7 +126,9 @@ def test_bspline_matches_scipy():
         for extrapolate in EXTRAPOLATE:
             expected = BSpline(t, c, 3, extrapolate=extrapolate)(x64, nu)
             got = jax.jit(
-                lambda x, c, nu=nu, e=extrapolate: bc.bspline(x, t, c, 3, nu=nu, extrapolate=e)
+                lambda x, c, nu=nu, e=extrapolate: bc.bspline(
+                    x, t, c, 3, nu=nu, extrapolate=e
+                )
             )(xj, c)
             assert got.shape == (5, 6, 2, 3)
             assert_close(got, expected)

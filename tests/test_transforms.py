@@ -6,8 +6,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import as_jax_points, assert_close, callback_count, count_primitive
-from helpers import float_dtype, scipy_basis
+from helpers import (
+    as_jax_points,
+    assert_close,
+    callback_count,
+    count_primitive,
+    float_dtype,
+    scipy_basis,
+)
 
 import bspline_callback as bc
 
@@ -62,7 +68,7 @@ def test_grad_and_higher_orders(nu):
     assert_close(h, np.diag(expected_level(x64, nu + 2)), scale=10)
     # Third derivative of a scalar input through nested grad.
     third = jax.grad(jax.grad(jax.grad(lambda s: f(s[None]))))
-    for xi, xi64 in zip(xj, x64):
+    for xi, xi64 in zip(xj, x64, strict=True):
         assert_close(third(xi), expected_level(np.array([xi64]), nu + 3)[0], scale=10)
 
 
