@@ -1,0 +1,44 @@
+"""Every example runs as a subprocess with tiny settings, in a temporary directory."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TINY = ["--num-warmup", "20", "--num-samples", "20", "--num-chains", "2"]
+
+
+def _run(script, args, cwd):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_quickstart(tmp_path):
+    out = _run("quickstart.py", [], tmp_path)
+    assert out.count("max |difference|") == 4
+    assert "nan" not in out.lower()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "script", ["curve_alignment.py", "derivative_observations.py", "question_model.py"]
+)
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+def test_nuts_example(script, chain_method, tmp_path):
+    out = _run(script, [*TINY, "--chain-method", chain_method], tmp_path)
+    assert (tmp_path / script.replace(".py", ".png")).stat().st_size > 10_000
+    summary = out[: out.index("sampling wall time")]
+    assert "nan" not in summary.lower(), summary
+    assert "all true values inside their 90% intervals" in out
