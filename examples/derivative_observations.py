@@ -112,7 +112,9 @@ def main(args):
         ]
     )
     corr = np.corrcoef(jitter, est.mean(0))[0, 1]
-    print(f"jitter: {inside:.0%} of true values in their 90% intervals, corr {corr:.2f}")
+    print(
+        f"jitter: {inside:.0%} of true values in their 90% intervals, corr {corr:.2f}"
+    )
     print("figure: derivative_observations.png")
 
 

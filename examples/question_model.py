@@ -1,4 +1,4 @@
-"""The question's ``b_spline_basis(knots, order, deriv, x)`` call inside a numpyro model.
+"""The question's ``b_spline_basis(knots, order, deriv, x)`` inside a numpyro model.
 
 An instrument's response is a known cubic B-spline of the quantity it
 measures, on the question's knots ``[0, 0, 0, 0, 0.25, 1, 1, 1, 1]`` (the
@@ -79,9 +79,14 @@ def main(args):
     fig.savefig(os.path.join(os.getcwd(), "question_model.png"), dpi=110)
     plt.close(fig)
 
-    rows = [("a", a, samples["a"]), ("b", b, samples["b"]), ("sigma", sigma, samples["sigma"])]
+    rows = [
+        ("a", a, samples["a"]),
+        ("b", b, samples["b"]),
+        ("sigma", sigma, samples["sigma"]),
+    ]
     _cli.report(rows, wall)
-    print(f"posterior predictive draws: {draws.shape}, NaN-free: {not np.isnan(draws).any()}")
+    nan_free = not np.isnan(draws).any()
+    print(f"posterior predictive draws: {draws.shape}, NaN-free: {nan_free}")
     print("figure: question_model.png")
 
 

@@ -59,7 +59,9 @@ def main(args):
         print(f"           grad  {np.asarray(grad)} (scipy {ref_grad})")
 
     hess = jax.jit(jax.hessian(lambda x: jnp.sum(bc.b_spline_basis(knots, 3, 0, x))))
-    print(f"\nsecond derivatives too (hessian diagonal): {np.diag(np.asarray(hess(x)))}")
+    print(
+        f"\nsecond derivatives too (hessian diagonal): {np.diag(np.asarray(hess(x)))}"
+    )
 
 
 if __name__ == "__main__":
