@@ -84,3 +84,15 @@ def report(rows, wall_time):
     print(f"\nall true values inside their 90% intervals: {all_inside}")
     print(f"sampling wall time: {wall_time:.1f} s")
     return all_inside
+
+
+def save_figure(fig, name):
+    """Save ``fig`` as ``name`` in the working directory (never plt.show())."""
+    import os
+
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(os.path.join(os.getcwd(), name), dpi=110)
+    plt.close(fig)
+    print(f"figure: {name}")

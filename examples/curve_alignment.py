@@ -23,8 +23,6 @@ the data, the posterior mean curves with 90% bands and the shift posteriors
 against the true shifts.
 """
 
-import os
-
 import _cli
 import jax.numpy as jnp
 import matplotlib
@@ -78,7 +76,7 @@ def model(u, basis, num_series, margin, y=None):
     numpyro.sample("y", dist.Normal(mean, sigma), obs=y)
 
 
-def plot(u, y, shifts, samples, basis, path):
+def plot(u, y, shifts, samples):
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=[2, 1])
     mean = np.asarray(samples["mean"])
     colors = plt.cm.viridis(np.linspace(0, 0.9, y.shape[0]))
@@ -95,9 +93,7 @@ def plot(u, y, shifts, samples, basis, path):
     ax1.plot(np.arange(1, y.shape[0]), shifts[1:], "rx", ms=10, label="true")
     ax1.set(xlabel="series", ylabel="shift", title="shift posteriors")
     ax1.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _cli.save_figure(fig, "curve_alignment.png")
 
 
 def main(args):
@@ -110,14 +106,13 @@ def main(args):
     )
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()
-    plot(u, y, shifts, samples, basis, os.path.join(os.getcwd(), "curve_alignment.png"))
+    plot(u, y, shifts, samples)
     rows = [
         (f"shift[{j}]", shifts[j], samples["delta"][:, j - 1])
         for j in range(1, y.shape[0])
     ]
     rows.append(("sigma", sigma, samples["sigma"]))
     _cli.report(rows, wall)
-    print("figure: curve_alignment.png")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ of the basis: the ``custom_jvp`` ladder's next rung. Reports the recovered
 trajectory, noise scales and jitter.
 """
 
-import os
-
 import _cli
 import jax.numpy as jnp
 import matplotlib
@@ -93,9 +91,7 @@ def main(args):
     )
     ax1.plot([-0.05, 0.05], [-0.05, 0.05], "k--")
     ax1.set(xlabel="true jitter", ylabel="posterior jitter (90%)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(os.getcwd(), "derivative_observations.png"), dpi=110)
-    plt.close(fig)
+    _cli.save_figure(fig, "derivative_observations.png")
 
     rows = [
         ("sigma_p", sigma_p, samples["sigma_p"]),
@@ -115,7 +111,6 @@ def main(args):
     print(
         f"jitter: {inside:.0%} of true values in their 90% intervals, corr {corr:.2f}"
     )
-    print("figure: derivative_observations.png")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ predictive responses on a grid (``Predictive`` vmaps the model over the
 draws, so the callback is batched there too).
 """
 
-import os
-
 import _cli
 import jax
 import jax.numpy as jnp
@@ -75,9 +73,7 @@ def main(args):
     ax.fill_between(grid, lo, hi, alpha=0.3, label="90% predictive band")
     ax.set(xlabel="reading z", ylabel="response y")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(os.getcwd(), "question_model.png"), dpi=110)
-    plt.close(fig)
+    _cli.save_figure(fig, "question_model.png")
 
     rows = [
         ("a", a, samples["a"]),
@@ -87,7 +83,6 @@ def main(args):
     _cli.report(rows, wall)
     nan_free = not np.isnan(draws).any()
     print(f"posterior predictive draws: {draws.shape}, NaN-free: {nan_free}")
-    print("figure: question_model.png")
 
 
 if __name__ == "__main__":
