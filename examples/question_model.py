@@ -7,7 +7,7 @@ directly: readings ``z_i`` map to it through an unknown linear calibration,
 
 .. math::
 
-    a \\sim N(0, 0.1^2), \\quad b \\sim \\mathrm{LogNormal}(0, 0.1), \\quad
+    a \\sim U(-0.1, 0.1), \\quad b \\sim U(0.8, 1.2), \\quad
     \\sigma \\sim \\mathrm{HalfNormal}(0.1)
 
     x_i = a + b z_i, \\quad
@@ -38,7 +38,7 @@ WEIGHTS = np.array([1.0, -0.5, 2.0, 0.7])  # the known response, 4 columns
 
 
 def simulate(rng, num_obs=40, a=0.05, b=0.9, sigma=0.02):
-    z = np.linspace(0.05, 0.95, num_obs)
+    z = np.linspace(0.15, 0.75, num_obs)
     x = a + b * z
     basis = np.asarray(b_spline_basis(KNOTS, 3, 0, x), dtype=np.float64)
     y = basis @ WEIGHTS + sigma * rng.normal(size=num_obs)
@@ -47,8 +47,10 @@ def simulate(rng, num_obs=40, a=0.05, b=0.9, sigma=0.02):
 
 def model(z, y=None):
     """z: readings (N,); y: instrument responses (N,)."""
-    a = numpyro.sample("a", dist.Normal(0.0, 0.1))
-    b = numpyro.sample("b", dist.LogNormal(0.0, 0.1))
+    # Bounded priors keep x = a + b z inside [0, 1] for z in [0.15, 0.75]:
+    # the question's basis (extrapolate=False) is NaN outside.
+    a = numpyro.sample("a", dist.Uniform(-0.1, 0.1))
+    b = numpyro.sample("b", dist.Uniform(0.8, 1.2))
     x = a + b * z
     # The question's function and call, unchanged.
     mean = b_spline_basis(KNOTS, 3, 0, x) @ jnp.asarray(WEIGHTS)
@@ -63,7 +65,7 @@ def main(args):
     mcmc.print_summary()
     samples = mcmc.get_samples()
 
-    grid = jnp.linspace(0.05, 0.95, 100)
+    grid = jnp.linspace(0.15, 0.75, 100)
     predictive = Predictive(model, samples)
     draws = np.asarray(predictive(jax.random.PRNGKey(args.seed + 1), grid)["y"])
     lo, hi = np.nanquantile(draws, [0.05, 0.95], axis=0)
