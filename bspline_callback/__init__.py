@@ -11,14 +11,8 @@ import importlib.metadata
 
 from ._basis import (
     BSplineBasis as BSplineBasis,
-)
-from ._basis import (
     b_spline_basis as b_spline_basis,
-)
-from ._basis import (
     bspline as bspline,
-)
-from ._basis import (
     design_matrix as design_matrix,
 )
 from ._bridge import differentiable_callback as differentiable_callback

@@ -73,7 +73,7 @@ def check_knots(
         raise TypeError(
             f"{func}: `{t_name}` must be a 1-D array of real knots, got {t!r}."
         ) from err
-    if arr.dtype.kind not in "biuf" or arr.dtype.kind == "b":
+    if arr.dtype.kind not in "iuf":  # bool, complex, strings, objects
         raise TypeError(
             f"{func}: `{t_name}` must hold real numbers, got dtype {arr.dtype} ({t!r})."
         )

@@ -88,8 +88,7 @@ def plot(u, y, shifts, samples):
     ax0.set(xlabel="observation time u", ylabel="y", title="data and posterior mean")
     ax0.legend(fontsize=8)
     delta = np.asarray(samples["delta"])
-    parts = ax1.violinplot(delta, positions=np.arange(1, y.shape[0]), showmeans=True)
-    del parts
+    ax1.violinplot(delta, positions=np.arange(1, y.shape[0]), showmeans=True)
     ax1.plot(np.arange(1, y.shape[0]), shifts[1:], "rx", ms=10, label="true")
     ax1.set(xlabel="series", ylabel="shift", title="shift posteriors")
     ax1.legend()

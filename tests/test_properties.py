@@ -4,8 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from helpers import RTOL, float_dtype
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import bspline_callback as bc
 
