@@ -37,9 +37,10 @@ def _concrete_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
     and, without x64, would round the knots to float32).
     """
     t = np.frombuffer(t_bytes, dtype=np.float64)
+    basis = _host.HostBasis(t, k, extrapolate)  # knot-only work done once
 
-    def host(x, nus):
-        return _host.dense_basis_levels(x, t, k, nus, extrapolate)
+    def host(x, nus, *, dtype):
+        return basis.levels(x, nus, dtype=dtype)
 
     return Spec(
         host=host,
@@ -54,13 +55,13 @@ def _traced_spec(
 ) -> Spec:
     """Knots as a callback operand, for knots that are traced (jit arguments)."""
 
-    def host(x, nus, t):
+    def host(x, nus, t, *, dtype):
         t = np.asarray(t, dtype=np.float64)
         if _host.bad_knots(t, k):
             # Invalid traced knots cannot raise here: the rows become NaN.
-            nan = np.full((x.shape[0], n_knots - k - 1), np.nan)
+            nan = np.full((x.shape[0], n_knots - k - 1), np.nan, dtype)
             return (nan,) * len(nus)
-        return _host.dense_basis_levels(x, t, k, nus, extrapolate)
+        return _host.dense_basis_levels(x, t, k, nus, extrapolate, dtype=dtype)
 
     return Spec(
         host=host,

@@ -39,10 +39,11 @@ class Spec:
     Attributes
     ----------
     host : callable
-        ``host(x, nus, *ops) -> tuple`` of float64 arrays, one per entry of
+        ``host(x, nus, *ops, dtype) -> tuple`` of arrays, one per entry of
         ``nus``, each of shape ``(len(x), *feature_shape)``. ``x`` is 1-D
         float64; ``ops`` are extra operands (traced knots) with their core
-        shapes.
+        shapes; ``dtype`` is the dtype JAX expects back (float32 without
+        x64): a host that writes it directly saves a cast copy.
     feature_shape : tuple of int
         Trailing shape of one row.
     op_core_ndims : tuple of int
@@ -113,7 +114,7 @@ class _HostCall:
 
     def _run(self, x_flat, ops):
         x64 = np.asarray(x_flat, dtype=np.float64)
-        results = self.spec.host(x64, self.nus, *ops)
+        results = self.spec.host(x64, self.nus, *ops, dtype=self.dtype)
         out = []
         for nu, r in zip(self.nus, results, strict=True):
             r = np.asarray(r)
@@ -240,8 +241,8 @@ def differentiable_callback(
         )
     fshape = _check_feature_shape(name, feature_shape)
 
-    def host(x, nus):
-        return tuple(np.asarray(host_fn(x, nu), dtype=np.float64) for nu in nus)
+    def host(x, nus, *, dtype):
+        return tuple(np.asarray(host_fn(x, nu), dtype=dtype) for nu in nus)
 
     spec = Spec(host=host, feature_shape=fshape, name=name)
 

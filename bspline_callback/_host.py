@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - depends on the installed scipy
     _dierckx_data_matrix = None
 
 __all__ = [
+    "HostBasis",
     "bad_knots",
     "compact_basis",
     "dense_basis",
@@ -41,7 +42,7 @@ def _data_matrix(x, t, k, extrapolate, *, use_private=True):
     """
     if use_private and _dierckx_data_matrix is not None:
         vals, offsets, _ = _dierckx_data_matrix(
-            x, t, k, np.ones_like(x), bool(extrapolate)
+            x, t, k, np.ones(x.shape[0]), bool(extrapolate)
         )
         return vals, offsets.astype(np.intp, copy=False)
     return _data_matrix_public(x, t, k, bool(extrapolate))
@@ -63,118 +64,203 @@ def bad_knots(t, k):
     )
 
 
-def _raise_derivative(vals, first, t, p_from, p_to):
+def _slope_tables(t, k):
+    """Per-degree tables of the derivative recurrence's knot factors.
+
+    ``tables[p][i, j] = p / (t[i + j + p] - t[i + j])`` (0 where the span is
+    empty, i.e. repeated knots) for ``p = 1 .. k``: row ``i`` holds the ``p``
+    factors a row whose first non-zero is B-spline ``i`` needs, so raising
+    the degree gathers one contiguous row per point. They depend on the
+    knots only and are built once per basis.
+    """
+    tables = [np.zeros((0, 0))]
+    for p in range(1, k + 1):
+        span = t[p:] - t[:-p]
+        a = np.divide(p, span, out=np.zeros_like(span), where=span != 0)
+        windows = np.arange(a.shape[0] - p + 1)[:, None] + np.arange(p)
+        tables.append(a[windows])
+    return tuple(tables)
+
+
+def _raise_derivative(vals, first, tables, p_from, p_to):
     """Differentiate ``p_to - p_from`` times by raising the degree.
 
     ``vals`` holds, per row, the non-zero B-splines of degree ``p_from`` with
     indices ``first .. first + p_from``. Each step applies
 
-        d/dx B_{i,p} = p * (B_{i,p-1} / (t[i+p] - t[i])
-                            - B_{i+1,p-1} / (t[i+p+1] - t[i+1]))
+        d/dx B_{i,p} = a_i B_{i,p-1} - a_{i+1} B_{i+1,p-1},
+        a_i = p / (t[i+p] - t[i])  (0 where the span is empty),
 
-    with a zero term where the denominator is zero (repeated knots), so
-    starting from degree ``k - nu`` gives the ``nu``-th derivative of the
-    degree-``k`` basis. The loop is over the degree (at most ``k`` steps),
-    never over points or columns.
+    so starting from degree ``k - nu`` gives the ``nu``-th derivative of the
+    degree-``k`` basis. Each step is one gather of a table row per point,
+    one product and one difference: the loop is over the degree (at most
+    ``k`` steps), never over points or columns.
     """
     n_rows = vals.shape[0]
-    zeros = np.zeros((n_rows, 1))
     for p in range(p_from + 1, p_to + 1):
-        first = first - 1  # degree-p indices run first .. first + p
-        idx = first[:, None] + np.arange(p + 1)
-        left = np.concatenate([zeros, vals], axis=1)  # B_{i, p-1}
-        right = np.concatenate([vals, zeros], axis=1)  # B_{i+1, p-1}
-        d_left = t[idx + p] - t[idx]
-        d_right = t[idx + p + 1] - t[idx + 1]
-        term_l = np.divide(left, d_left, out=np.zeros_like(left), where=d_left != 0)
-        term_r = np.divide(right, d_right, out=np.zeros_like(right), where=d_right != 0)
-        vals = p * (term_l - term_r)
+        g = vals * tables[p][first]  # g[:, j] = a[first + j] B_{first + j, p-1}
+        new = np.empty((n_rows, p + 1))
+        np.negative(g[:, 0], out=new[:, 0])
+        np.subtract(g[:, :-1], g[:, 1:], out=new[:, 1:p])
+        new[:, p] = g[:, -1]
+        vals, first = new, first - 1
     return vals, first
 
 
-def _prepare_x(x, t, k, extrapolate):
-    """Map ``x`` into evaluable points and flag the rows that must be NaN."""
-    n = t.shape[0] - k - 1
-    lo, hi = t[k], t[n]
+def _prepare_x(x, lo, hi, extrapolate):
+    """Map ``x`` into evaluable points; return them and the NaN rows (or None)."""
     if extrapolate == "periodic":
         with np.errstate(invalid="ignore"):
-            x = lo + np.mod(x - lo, hi - lo)
-    bad = ~np.isfinite(x)
+            x = lo + np.mod(x - lo, hi - lo)  # NaN and inf map to NaN
     if extrapolate is False:
-        with np.errstate(invalid="ignore"):
-            bad |= (x < lo) | (x > hi)
+        bad = ~((x >= lo) & (x <= hi))  # NaN compares False: bad too
+    else:
+        bad = ~np.isfinite(x)
+    if not bad.any():
+        return np.ascontiguousarray(x, dtype=np.float64), None
     # Safe stand-in for the bad rows so the compiled routine sees valid input.
-    x_eval = np.where(bad, lo, x) if bad.any() else x
-    return np.ascontiguousarray(x_eval, dtype=np.float64), bad
+    return np.ascontiguousarray(np.where(bad, lo, x), dtype=np.float64), bad
 
 
-def compact_basis(x, t, k, nu=0, extrapolate=False, *, use_private=True):
-    """The ``k + 1`` possibly non-zero entries of each row of the basis.
+class HostBasis:
+    """The basis of degree ``k`` on valid knots ``t``, evaluated on the host.
+
+    Everything that depends on the knots only (trimmed knot vectors, the
+    derivative recurrence's factors) is computed once here; the evaluation
+    methods keep no state, so one instance may serve concurrent callbacks.
 
     Parameters
     ----------
-    x : ndarray, shape (n,), float64
     t : ndarray, shape (nt,), float64
         Valid knots (validated by the caller).
-    k, nu : int
-        Degree and derivative order, ``0 <= nu``.
+    k : int
+        Degree, ``>= 0``.
     extrapolate : bool or "periodic"
-
-    Returns
-    -------
-    vals : ndarray, shape (n, k + 1), float64
-        ``vals[i, j]`` is the ``nu``-th derivative of B-spline
-        ``first[i] + j`` at ``x[i]``. Rows where the NaN policy applies are NaN.
-    first : ndarray, shape (n,), intp
-        Index of the first of the ``k + 1`` columns.
-    bad : ndarray, shape (n,), bool
-        Rows that are NaN (outside the base interval without extrapolation,
-        NaN or infinite ``x``).
+    use_private : bool
+        Use scipy's private compiled ``data_matrix`` when it exists (the
+        public ``BSpline.design_matrix`` route otherwise); tests compare both.
     """
-    x_eval, bad = _prepare_x(x, t, k, extrapolate)
-    extrap = extrapolate is True
-    if nu > k:
-        # Derivatives past the degree vanish; keep the span bookkeeping of
-        # the value basis so that ``first`` is still meaningful.
-        _, first = _data_matrix(x_eval, t, k, extrap, use_private=use_private)
-        vals = np.zeros((x_eval.shape[0], k + 1))
-    elif nu == 0:
-        vals, first = _data_matrix(x_eval, t, k, extrap, use_private=use_private)
-    else:
-        # Degree k - nu B-splines on t trimmed by nu knots at each end have
-        # the same base interval and spans as degree k on t, and
-        # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t).
-        low, first = _data_matrix(
-            x_eval, t[nu : t.shape[0] - nu], k - nu, extrap, use_private=use_private
-        )
-        vals, first = _raise_derivative(low, first + nu, t, k - nu, k)
-    if bad.any():
-        vals = np.array(vals, dtype=np.float64)  # never write into scipy's buffer
-        vals[bad] = np.nan
-    return vals, first, bad
+
+    __slots__ = (
+        "t",
+        "k",
+        "n_basis",
+        "extrapolate",
+        "_lo",
+        "_hi",
+        "_tables",
+        "_use_private",
+    )
+
+    def __init__(self, t, k, extrapolate=False, *, use_private=True):
+        self.t = np.ascontiguousarray(t, dtype=np.float64)
+        self.k = k
+        self.n_basis = self.t.shape[0] - k - 1
+        self.extrapolate = extrapolate
+        self._lo, self._hi = self.t[k], self.t[self.n_basis]
+        self._tables = _slope_tables(self.t, k)
+        self._use_private = use_private
+
+    def _dm(self, x, t, p):
+        extrap = self.extrapolate is True
+        return _data_matrix(x, t, p, extrap, use_private=self._use_private)
+
+    def _compact(self, x_eval, bad, nu):
+        """``compact`` on points already mapped by ``_prepare_x``."""
+        t, k = self.t, self.k
+        if nu > k:
+            # Derivatives past the degree vanish; keep the span bookkeeping
+            # of the value basis so that ``first`` is still meaningful.
+            _, first = self._dm(x_eval, t, k)
+            vals = np.zeros((x_eval.shape[0], k + 1))
+        elif nu == 0:
+            vals, first = self._dm(x_eval, t, k)
+        else:
+            # Degree k - nu B-splines on t trimmed by nu knots at each end
+            # have the same base interval and spans as degree k on t, and
+            # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t).
+            low, first = self._dm(x_eval, t[nu : t.shape[0] - nu], k - nu)
+            vals, first = _raise_derivative(low, first + nu, self._tables, k - nu, k)
+        if bad is not None:
+            vals = np.array(vals, dtype=np.float64)  # never write into scipy's buffer
+            vals[bad] = np.nan
+        return vals, first
+
+    def compact(self, x, nu=0):
+        """The ``k + 1`` possibly non-zero entries of each row of the basis.
+
+        Parameters
+        ----------
+        x : array_like, shape (n,)
+        nu : int, ``>= 0``
+
+        Returns
+        -------
+        vals : ndarray, shape (n, k + 1), float64
+            ``vals[i, j]`` is the ``nu``-th derivative of B-spline
+            ``first[i] + j`` at ``x[i]``. Rows where the NaN policy applies
+            are NaN.
+        first : ndarray, shape (n,), intp
+            Index of the first of the ``k + 1`` columns.
+        bad : ndarray, shape (n,), bool
+            Rows that are NaN (outside the base interval without
+            extrapolation, NaN or infinite ``x``).
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        vals, first = self._compact(x_eval, bad, nu)
+        return vals, first, np.zeros(x.shape, bool) if bad is None else bad
+
+    def levels(self, x, nus, *, dtype=np.float64):
+        """Dense derivative bases, one per ``nu`` in ``nus``, each ``(n, n_basis)``.
+
+        Level ``nu`` equals ``BSpline(t, np.eye(n_basis), k, extrapolate)(x,
+        nu)`` (NaN rows where the NaN policy applies), but is built from the
+        ``k + 1`` non-zeros per row with scipy's compiled design-matrix
+        routine, which is several times faster than evaluating a spline with
+        identity coefficients. The output is written directly in ``dtype``
+        (float32 when JAX runs without x64), so no cast copy follows.
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
+        if n_rows == 0:
+            return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
+        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        # Flat offsets of each row's k + 1 non-zeros in the dense output.
+        row_start = np.arange(0, n_rows * n_basis, n_basis)
+        out = []
+        for nu in nus:
+            vals, first = self._compact(x_eval, bad, nu)
+            dense = np.zeros((n_rows, n_basis), dtype)
+            flat = dense.reshape(-1)
+            base = row_start + first
+            if n_rows <= _SMALL:
+                # Few rows: one fancy assignment has the least overhead.
+                flat[base[:, None] + np.arange(k + 1)] = vals
+            else:
+                # Many rows: column by column (a loop over k + 1, not over
+                # points) keeps the index arrays small and the writes in order.
+                for j in range(k + 1):
+                    flat[base + j] = vals[:, j]
+            if bad is not None:
+                dense[bad] = np.nan
+            out.append(dense)
+        return tuple(out)
 
 
-def dense_basis(x, t, k, nu=0, extrapolate=False, *, dtype=np.float64):
-    """The dense ``nu``-th derivative basis, shape ``(len(x), len(t) - k - 1)``.
+_SMALL = 2048
 
-    Equal to ``BSpline(t, np.eye(n), k, extrapolate)(x, nu)`` (NaN rows where
-    the NaN policy applies), but built from the ``k + 1`` non-zeros per row
-    with scipy's compiled design-matrix routine, which is several times
-    faster than evaluating a spline with identity coefficients.
-    """
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    n_rows, n_basis = x.shape[0], t.shape[0] - k - 1
-    out = np.zeros((n_rows, n_basis), dtype=dtype)
-    if n_rows == 0:
-        return out
-    vals, first, bad = compact_basis(x, t, k, nu, extrapolate)
-    cols = first[:, None] + np.arange(k + 1)
-    np.put_along_axis(out, cols, vals, axis=1)
-    if bad.any():
-        out[bad] = np.nan
-    return out
+
+def compact_basis(x, t, k, nu=0, extrapolate=False, *, use_private=True):
+    """``HostBasis(t, k, extrapolate, use_private=...).compact(x, nu)``."""
+    return HostBasis(t, k, extrapolate, use_private=use_private).compact(x, nu)
 
 
 def dense_basis_levels(x, t, k, nus, extrapolate=False, *, dtype=np.float64):
-    """``tuple(dense_basis(x, t, k, nu, extrapolate) for nu in nus)``."""
-    return tuple(dense_basis(x, t, k, nu, extrapolate, dtype=dtype) for nu in nus)
+    """``HostBasis(t, k, extrapolate).levels(x, nus, dtype=dtype)``."""
+    return HostBasis(t, k, extrapolate).levels(x, nus, dtype=dtype)
+
+
+def dense_basis(x, t, k, nu=0, extrapolate=False, *, dtype=np.float64):
+    """The dense ``nu``-th derivative basis, shape ``(len(x), len(t) - k - 1)``."""
+    return HostBasis(t, k, extrapolate).levels(x, (nu,), dtype=dtype)[0]

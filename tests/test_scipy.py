@@ -132,3 +132,18 @@ def test_bspline_matches_scipy():
             )(xj, c)
             assert got.shape == (5, 6, 2, 3)
             assert_close(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [7, 5000])  # both scatter paths (few and many rows)
+def test_host_levels_match_scipy(n, dtype):
+    """The host basis, written directly in the requested dtype, matches scipy."""
+    t = np.r_[[0.0] * 4, 0.1, 0.3, 0.3, 0.7, [1.0] * 4]
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-0.05, 1.05, n)
+    x[:3] = [np.nan, 0.0, 1.0]
+    host = _host.HostBasis(t, 3)
+    levels = host.levels(x, (0, 1, 2, 3, 4), dtype=dtype)
+    for nu, got in enumerate(levels):
+        assert got.dtype == dtype and got.shape == (n, 8)
+        assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
