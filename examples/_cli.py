@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 
-def make_parser(doc, *, num_warmup=500, num_samples=500, num_chains=2, seed=0):
+def make_parser(doc, *, num_warmup=500, num_samples=500, num_chains=2, seed=2):
     """numpyro's example flags, kebab-case, with this example's defaults."""
     parser = argparse.ArgumentParser(
         description=doc.strip().splitlines()[0],
@@ -42,8 +42,11 @@ def setup(args):
         numpyro.set_host_device_count(args.num_chains)
 
 
-def run_nuts(model, args, *model_args, **model_kwargs):
-    """Run NUTS with the example's flags; return the MCMC and the wall time."""
+def run_nuts(model, args, *model_args, nuts_kwargs=None, **model_kwargs):
+    """Run NUTS with the example's flags; return the MCMC and the wall time.
+
+    ``nuts_kwargs`` go to ``numpyro.infer.NUTS`` (``dense_mass=True``, say).
+    """
     import jax
     from numpyro.infer import MCMC, NUTS, init_to_median
 
@@ -51,7 +54,7 @@ def run_nuts(model, args, *model_args, **model_kwargs):
     # (-2, 2) in unconstrained space, puts time-like parameters far outside
     # the spline's interval, where the basis (by design) is NaN.
     mcmc = MCMC(
-        NUTS(model, init_strategy=init_to_median),
+        NUTS(model, init_strategy=init_to_median, **(nuts_kwargs or {})),
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
         num_chains=args.num_chains,

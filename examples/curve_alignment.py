@@ -91,6 +91,7 @@ def plot(u, y, shifts, samples):
     ax1.violinplot(delta, positions=np.arange(1, y.shape[0]), showmeans=True)
     ax1.plot(np.arange(1, y.shape[0]), shifts[1:], "rx", ms=10, label="true")
     ax1.set(xlabel="series", ylabel="shift", title="shift posteriors")
+    ax1.set_xticks(np.arange(1, y.shape[0]))
     ax1.legend()
     _cli.save_figure(fig, "curve_alignment.png")
 
@@ -115,6 +116,6 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = _cli.make_parser(__doc__, seed=2).parse_args()
+    args = _cli.make_parser(__doc__).parse_args()
     _cli.setup(args)
     main(args)

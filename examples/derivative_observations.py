@@ -65,8 +65,16 @@ def main(args):
     s, y_pos, y_vel, jitter, sigma_p, sigma_v = simulate(rng)
     knots = np.r_[[0.0] * 3, np.linspace(0.0, 3.0, 9), [3.0] * 3]
     basis = bc.BSplineBasis(knots, 3)
+    # A dense mass matrix: each jitter is correlated with the coefficients of
+    # the spline pieces around it; a diagonal one gives divergences here.
     mcmc, wall = _cli.run_nuts(
-        model, args, jnp.asarray(s), basis, y_pos=jnp.asarray(y_pos), y_vel=y_vel
+        model,
+        args,
+        jnp.asarray(s),
+        basis,
+        y_pos=jnp.asarray(y_pos),
+        y_vel=jnp.asarray(y_vel),
+        nuts_kwargs={"dense_mass": True},
     )
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()

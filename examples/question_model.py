@@ -88,6 +88,6 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = _cli.make_parser(__doc__, seed=2).parse_args()
+    args = _cli.make_parser(__doc__).parse_args()
     _cli.setup(args)
     main(args)
