@@ -5,6 +5,8 @@ Every public name is re-exported here from its private home module:
 - ``_basis``: :func:`design_matrix`, :func:`b_spline_basis`,
   :class:`BSplineBasis`, :func:`bspline`
 - ``_bridge``: :func:`differentiable_callback`
+- ``_scipy``: :func:`from_scipy`
+- ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
 """
 
 import importlib.metadata
@@ -16,6 +18,11 @@ from ._basis import (
     design_matrix as design_matrix,
 )
 from ._bridge import differentiable_callback as differentiable_callback
+from ._knots import (
+    quantile_knots as quantile_knots,
+    uniform_knots as uniform_knots,
+)
+from ._scipy import from_scipy as from_scipy
 
 try:
     __version__ = importlib.metadata.version("bspline_callback")
@@ -28,4 +35,7 @@ __all__ = [
     "bspline",
     "design_matrix",
     "differentiable_callback",
+    "from_scipy",
+    "quantile_knots",
+    "uniform_knots",
 ]

@@ -26,7 +26,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from ._checks import check_order
 
-__all__ = ["Spec", "differentiable_callback", "evaluate"]
+__all__ = ["Spec", "differentiable_callback", "evaluate", "row_spec_function"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -240,11 +240,20 @@ def differentiable_callback(
             f"got {host_fn!r} of type {type(host_fn).__name__}."
         )
     fshape = _check_feature_shape(name, feature_shape)
+    return row_spec_function(host_fn, fshape, name)
+
+
+def row_spec_function(
+    host_fn: Callable[[np.ndarray, int], np.ndarray],
+    feature_shape: tuple[int, ...],
+    name: str,
+) -> Callable[..., jax.Array]:
+    """``f(x, nu=0)`` for a checked ``host_fn(x, nu)``; see differentiable_callback."""
 
     def host(x, nus, *, dtype):
         return tuple(np.asarray(host_fn(x, nu), dtype=dtype) for nu in nus)
 
-    spec = Spec(host=host, feature_shape=fshape, name=name)
+    spec = Spec(host=host, feature_shape=tuple(feature_shape), name=name)
 
     def f(x, nu=0):
         return evaluate(spec, x, check_order(name, nu, "nu"))

@@ -37,7 +37,11 @@ def setup(args):
     import numpyro
 
     numpyro.set_platform(args.device)
-    numpyro.enable_x64(args.x64)
+    if args.x64:
+        # Only when asked: numpyro.enable_x64(False) reads JAX_ENABLE_X64 as
+        # a truthy string, so JAX_ENABLE_X64=0 would turn 64-bit floats on.
+        # Without the flag JAX's own reading of the variable stands.
+        numpyro.enable_x64()
     if args.chain_method == "parallel":
         numpyro.set_host_device_count(args.num_chains)
 
@@ -84,7 +88,10 @@ def report(rows, wall_time):
             f"{name:>16} {true:9.4f} {draws.mean():9.4f} {lo:9.4f} {hi:9.4f}"
             f"  {'yes' if inside else 'NO'}"
         )
+    import jax
+
     print(f"\nall true values inside their 90% intervals: {all_inside}")
+    print(f"64-bit floats: {jax.config.jax_enable_x64}")
     print(f"sampling wall time: {wall_time:.1f} s")
     return all_inside
 

@@ -24,10 +24,15 @@ def assert_close(actual, desired, dtype=None, scale=1.0):
     dtype = np.dtype(dtype) if dtype is not None else float_dtype()
     nan = np.isnan(desired)
     np.testing.assert_array_equal(np.isnan(actual), nan, err_msg="NaN pattern")
-    if (~nan).any():
-        mag = max(np.abs(desired[~nan]).max(), 1.0)
+    # Infinite reference entries (a polynomial piece extrapolated to inf)
+    # must be matched exactly, sign included.
+    inf = np.isinf(desired)
+    np.testing.assert_array_equal(actual[inf], desired[inf], err_msg="inf entries")
+    finite = ~nan & ~inf
+    if finite.any():
+        mag = max(np.abs(desired[finite]).max(), 1.0)
         np.testing.assert_allclose(
-            actual[~nan], desired[~nan], rtol=0, atol=RTOL[dtype] * mag * scale
+            actual[finite], desired[finite], rtol=0, atol=RTOL[dtype] * mag * scale
         )
 
 

@@ -35,9 +35,17 @@ def test_quickstart(tmp_path):
 @pytest.mark.parametrize(
     "script", ["curve_alignment.py", "derivative_observations.py", "question_model.py"]
 )
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
-def test_nuts_example(script, chain_method, tmp_path):
-    out = _run(script, [*TINY, "--chain-method", chain_method], tmp_path)
+@pytest.mark.parametrize(
+    "flags",
+    [["--chain-method", "vectorized"], ["--chain-method", "sequential", "--x64"]],
+)
+def test_nuts_example(script, flags, tmp_path):
+    out = _run(script, [*TINY, *flags], tmp_path)
+    x64 = "--x64" in flags or os.environ.get("JAX_ENABLE_X64", "0").lower() in (
+        "1",
+        "true",
+    )
+    assert f"64-bit floats: {x64}" in out
     assert (tmp_path / script.replace(".py", ".png")).stat().st_size > 10_000
     summary = out[: out.index("sampling wall time")]
     assert "nan" not in summary.lower(), summary
