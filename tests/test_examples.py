@@ -33,7 +33,13 @@ def test_quickstart(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "script", ["curve_alignment.py", "derivative_observations.py", "question_model.py"]
+    "script",
+    [
+        "curve_alignment.py",
+        "derivative_observations.py",
+        "question_model.py",
+        "scipy_interpolant.py",
+    ],
 )
 @pytest.mark.parametrize(
     "flags",
