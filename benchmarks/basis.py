@@ -1,0 +1,178 @@
+"""Cost of the callback path against its floor, cubic basis.
+
+For n points and n_basis functions, times (medians of interleaved repeats,
+so that the noise of a shared machine hits every contender alike):
+
+- ``question``: the question's host code (``design_matrix(...).todense()``
+  and Python loops over columns for derivatives), float64;
+- ``host``: the package's host function alone, writing JAX's float dtype;
+- ``floor``: a jitted ``pure_callback`` that returns a preallocated array of
+  the same shape (no host work: dispatch, transfer and copy only);
+- ``jit``: the jitted package call (value), and ``jit vg``: jitted
+  ``value_and_grad`` of ``sum(basis(x) @ w)`` (one callback, two levels),
+  with their floors ``floor`` and ``floor2`` (two outputs);
+- ``vmap64``: a jitted vmap over 64 point sets of n points, against one
+  jitted call on 64 n points (only where 64 n rows fit comfortably).
+
+Ratios printed: question / host (host speed-up), jit / (floor + host) and
+jit vg / (floor2 + host of two levels) (overhead over the floor), vmap64 /
+one call on 64 n points. A second table times the host function against the
+question's code for nu = 0..3 (n = 1e5, 50 functions, float64, with the
+largest difference in values), and against filling a dense output of 200
+columns. Run: ``python benchmarks/basis.py [--quick]``.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import bspline_callback as bc
+from bspline_callback import _host
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from question_code import b_spline_basis as question_basis  # noqa: E402
+
+
+def bench(fns, *, min_time=0.2, repeats=7):
+    """Median seconds per call of each function, repeats interleaved."""
+    for f in fns.values():  # warm up (compile) and size the inner loop
+        f()
+    inner = {}
+    for name, f in fns.items():
+        t0 = time.perf_counter()
+        f()
+        dt = max(time.perf_counter() - t0, 1e-6)
+        inner[name] = max(1, int(min_time / repeats / dt))
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                f()
+            samples[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: float(np.median(v)) for name, v in samples.items()}
+
+
+def sync(f):
+    return lambda *a: jax.block_until_ready(f(*a))
+
+
+def case(n, n_basis, quick):
+    k = 3
+    t = bc.uniform_knots(0.0, 1.0, n_basis, k)
+    rng = np.random.default_rng(0)
+    dtype = jnp.result_type(float)
+    xj = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype=dtype)
+    x64 = np.asarray(xj, dtype=np.float64)
+    w = jnp.asarray(rng.normal(size=n_basis), dtype=dtype)
+    host = _host.HostBasis(t, k)
+    zeros = np.zeros((n, n_basis), dtype)
+    shape = jax.ShapeDtypeStruct((n, n_basis), dtype)
+    floor = jax.jit(
+        lambda x: jax.pure_callback(
+            lambda x: zeros, shape, x, vmap_method="expand_dims"
+        )
+    )
+    floor2 = jax.jit(
+        lambda x: jax.pure_callback(
+            lambda x: (zeros, zeros), (shape, shape), x, vmap_method="expand_dims"
+        )
+    )
+    value = jax.jit(lambda x: bc.design_matrix(x, t, k))
+    vg = jax.jit(jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w)))
+    fns = {
+        "question": lambda: question_basis(t, k, 0, x64),
+        "host": lambda: host.levels(x64, (0,), dtype=dtype),
+        "host2": lambda: host.levels(x64, (0, 1), dtype=dtype),
+        "floor": lambda: sync(floor)(xj),
+        "floor2": lambda: sync(floor2)(xj),
+        "jit": lambda: sync(value)(xj),
+        "jit vg": lambda: sync(vg)(xj),
+    }
+    batch = 64
+    if n * batch * n_basis <= 2_000_000 and not quick:
+        xb = jnp.asarray(rng.uniform(0.0, 1.0, (batch, n)), dtype=dtype)
+        vmapped = jax.jit(jax.vmap(lambda x: bc.design_matrix(x, t, k)))
+        fns["vmap64"] = lambda: sync(vmapped)(xb)
+        fns["one 64n"] = lambda: sync(value)(xb.reshape(-1))
+    return bench(fns, min_time=0.1 if quick else 0.3)
+
+
+def host_by_nu(n, n_basis):
+    """The host function against the question's code for nu = 0..3, float64."""
+    k = 3
+    t = bc.uniform_knots(0.0, 1.0, n_basis, k)
+    x = np.random.default_rng(1).uniform(0.0, 1.0, n)
+    host = _host.HostBasis(t, k)
+    print(f"\nHost function alone, n={n}, n_basis={n_basis}, cubic, float64:\n")
+    print("| nu | question ms | host ms | question/host | max rel diff |")
+    print("|---:|---:|---:|---:|---:|")
+    for nu in range(4):
+        # Same values: the question drops the first column.
+        ref = np.asarray(question_basis(t, k, nu, x))
+        diff = np.abs(ref - host.levels(x, (nu,))[0][:, 1:]).max() / np.abs(ref).max()
+        r = bench(
+            {
+                "question": lambda nu=nu: question_basis(t, k, nu, x),
+                "host": lambda nu=nu: host.levels(x, (nu,)),
+            },
+            repeats=5,
+        )
+        print(
+            f"| {nu} | {r['question'] * 1e3:.1f} | {r['host'] * 1e3:.1f} "
+            f"| {r['question'] / r['host']:.2f} | {diff:.1e} |"
+        )
+    wide = _host.HostBasis(bc.uniform_knots(0.0, 1.0, 200, k), k)
+    r = bench(
+        {
+            "fill": lambda: np.ones((n, 200)),
+            "host": lambda: wide.levels(x, (0,)),
+        },
+        repeats=5,
+    )
+    print(
+        f"\nn_basis=200: host {r['host'] * 1e3:.1f} ms, filling the dense "
+        f"output (np.ones) {r['fill'] * 1e3:.1f} ms, ratio "
+        f"{r['host'] / r['fill']:.2f}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    args = parser.parse_args()
+    sizes = [10, 1000] if args.quick else [10, 1000, 100_000]
+    widths = [10, 50] if args.quick else [10, 50, 200]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"jax {jax.__version__} ({jax.default_backend()}), "
+        f"dtype {np.dtype(jnp.result_type(float)).name}\n"
+    )
+    print(
+        "| n | n_basis | question µs | host µs | floor µs | jit µs | jit vg µs "
+        "| question/host | jit/(floor+host) | vg/(floor2+host2) | vmap64/one 64n |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        for nb in widths:
+            r = {key: v * 1e6 for key, v in case(n, nb, args.quick).items()}
+            vmap = f"{r['vmap64'] / r['one 64n']:.2f}" if "vmap64" in r else "-"
+            print(
+                f"| {n} | {nb} | {r['question']:.0f} | {r['host']:.0f} "
+                f"| {r['floor']:.0f} | {r['jit']:.0f} | {r['jit vg']:.0f} "
+                f"| {r['question'] / r['host']:.2f} "
+                f"| {r['jit'] / (r['floor'] + r['host']):.2f} "
+                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {vmap} |",
+                flush=True,
+            )
+    host_by_nu(10_000 if args.quick else 100_000, 50)
+
+
+if __name__ == "__main__":
+    main()
