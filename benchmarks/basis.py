@@ -5,21 +5,29 @@ so that the noise of a shared machine hits every contender alike):
 
 - ``question``: the question's host code (``design_matrix(...).todense()``
   and Python loops over columns for derivatives), float64;
-- ``host``: the package's host function alone, writing JAX's float dtype;
+- ``host``: the package's host function alone, as a traced call runs it
+  (``HostBasis.banded``: the k + 1 non-zeros per row and their first
+  column, in JAX's float dtype; the dense rows are rebuilt inside XLA);
 - ``floor``: a jitted ``pure_callback`` that returns a preallocated array of
-  the same shape (no host work: dispatch, transfer and copy only);
+  the dense output's shape (no host work: dispatch, transfer and copy only);
 - ``jit``: the jitted package call (value), and ``jit vg``: jitted
   ``value_and_grad`` of ``sum(basis(x) @ w)`` (one callback, two levels),
   with their floors ``floor`` and ``floor2`` (two outputs);
 - ``vmap64``: a jitted vmap over 64 point sets of n points, against one
-  jitted call on 64 n points (only where 64 n rows fit comfortably).
+  jitted call on 64 n points (only where 64 n rows fit comfortably);
+- ``interpax vg``: where interpax is installed, its closest equivalent,
+  jitted ``value_and_grad`` of ``sum(interp1d(x, xp, w, method="cubic2"))``
+  (a natural cubic spline through n_basis values: same size of problem,
+  pure JAX). bsplx needs Python >= 3.12 and is skipped when missing.
 
 Ratios printed: question / host (host speed-up), jit / (floor + host) and
 jit vg / (floor2 + host of two levels) (overhead over the floor), vmap64 /
 one call on 64 n points. A second table times the host function against the
 question's code for nu = 0..3 (n = 1e5, 50 functions, float64, with the
-largest difference in values), and against filling a dense output of 200
-columns. Run: ``python benchmarks/basis.py [--quick]``.
+largest difference in values), both as a traced call runs it (banded) and
+as a concrete call runs it (dense output, ``HostBasis.levels``), and the
+dense host function against filling a dense output of 200 columns.
+Run: ``python benchmarks/basis.py [--quick]``.
 """
 
 import argparse
@@ -34,6 +42,11 @@ import numpy as np
 
 import bspline_callback as bc
 from bspline_callback import _host
+
+try:
+    import interpax
+except ImportError:  # optional peer, for comparison only
+    interpax = None
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from question_code import b_spline_basis as question_basis  # noqa: E402
@@ -88,13 +101,21 @@ def case(n, n_basis, quick):
     vg = jax.jit(jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w)))
     fns = {
         "question": lambda: question_basis(t, k, 0, x64),
-        "host": lambda: host.levels(x64, (0,), dtype=dtype),
-        "host2": lambda: host.levels(x64, (0, 1), dtype=dtype),
+        "host": lambda: host.banded(x64, (0,), dtype=dtype),
+        "host2": lambda: host.banded(x64, (0, 1), dtype=dtype),
         "floor": lambda: sync(floor)(xj),
         "floor2": lambda: sync(floor2)(xj),
         "jit": lambda: sync(value)(xj),
         "jit vg": lambda: sync(vg)(xj),
     }
+    if interpax is not None:
+        xp = jnp.linspace(0.0, 1.0, n_basis, dtype=dtype)
+        ivg = jax.jit(
+            jax.value_and_grad(
+                lambda x: jnp.sum(interpax.interp1d(x, xp, w, method="cubic2"))
+            )
+        )
+        fns["interpax vg"] = lambda: sync(ivg)(xj)
     batch = 64
     if n * batch * n_basis <= 2_000_000 and not quick:
         xb = jnp.asarray(rng.uniform(0.0, 1.0, (batch, n)), dtype=dtype)
@@ -111,8 +132,11 @@ def host_by_nu(n, n_basis):
     x = np.random.default_rng(1).uniform(0.0, 1.0, n)
     host = _host.HostBasis(t, k)
     print(f"\nHost function alone, n={n}, n_basis={n_basis}, cubic, float64:\n")
-    print("| nu | question ms | host ms | question/host | max rel diff |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        "| nu | question ms | banded host ms | dense host ms | question/banded "
+        "| question/dense | max rel diff |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for nu in range(4):
         # Same values: the question drops the first column.
         ref = np.asarray(question_basis(t, k, nu, x))
@@ -120,13 +144,15 @@ def host_by_nu(n, n_basis):
         r = bench(
             {
                 "question": lambda nu=nu: question_basis(t, k, nu, x),
-                "host": lambda nu=nu: host.levels(x, (nu,)),
+                "banded": lambda nu=nu: host.banded(x, (nu,)),
+                "dense": lambda nu=nu: host.levels(x, (nu,)),
             },
             repeats=5,
         )
         print(
-            f"| {nu} | {r['question'] * 1e3:.1f} | {r['host'] * 1e3:.1f} "
-            f"| {r['question'] / r['host']:.2f} | {diff:.1e} |"
+            f"| {nu} | {r['question'] * 1e3:.1f} | {r['banded'] * 1e3:.1f} "
+            f"| {r['dense'] * 1e3:.1f} | {r['question'] / r['banded']:.2f} "
+            f"| {r['question'] / r['dense']:.2f} | {diff:.1e} |"
         )
     wide = _host.HostBasis(bc.uniform_knots(0.0, 1.0, 200, k), k)
     r = bench(
@@ -137,7 +163,7 @@ def host_by_nu(n, n_basis):
         repeats=5,
     )
     print(
-        f"\nn_basis=200: host {r['host'] * 1e3:.1f} ms, filling the dense "
+        f"\nn_basis=200: dense host {r['host'] * 1e3:.1f} ms, filling the dense "
         f"output (np.ones) {r['fill'] * 1e3:.1f} ms, ratio "
         f"{r['host'] / r['fill']:.2f}"
     )
@@ -156,19 +182,22 @@ def main():
     )
     print(
         "| n | n_basis | question µs | host µs | floor µs | jit µs | jit vg µs "
-        "| question/host | jit/(floor+host) | vg/(floor2+host2) | vmap64/one 64n |"
+        "| question/host | jit/(floor+host) | vg/(floor2+host2) | vmap64/one 64n "
+        "| interpax vg / jit vg |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         for nb in widths:
             r = {key: v * 1e6 for key, v in case(n, nb, args.quick).items()}
             vmap = f"{r['vmap64'] / r['one 64n']:.2f}" if "vmap64" in r else "-"
+            ipx = f"{r['interpax vg'] / r['jit vg']:.2f}" if "interpax vg" in r else "-"
             print(
                 f"| {n} | {nb} | {r['question']:.0f} | {r['host']:.0f} "
                 f"| {r['floor']:.0f} | {r['jit']:.0f} | {r['jit vg']:.0f} "
                 f"| {r['question'] / r['host']:.2f} "
                 f"| {r['jit'] / (r['floor'] + r['host']):.2f} "
-                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {vmap} |",
+                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {vmap} "
+                f"| {ipx} |",
                 flush=True,
             )
     host_by_nu(10_000 if args.quick else 100_000, 50)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _host
-from ._bridge import Spec, evaluate
+from ._bridge import Spec, evaluate, evaluate_banded, nan_mask
 from ._checks import check_extrapolate, check_knot_shape, check_knots, check_order
 
 __all__ = ["BSplineBasis", "b_spline_basis", "bspline", "design_matrix"]
@@ -42,11 +42,22 @@ def _concrete_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
     def host(x, nus, *, dtype):
         return basis.levels(x, nus, dtype=dtype)
 
+    def banded(x, nus, *, dtype):
+        return basis.banded(x, nus, dtype=dtype)
+
     return Spec(
         host=host,
-        feature_shape=(t.shape[0] - k - 1,),
+        feature_shape=(basis.n_basis,),
         name="design_matrix",
+        **_band_fields(banded, basis.n_basis, k),
     )
+
+
+def _band_fields(banded, n_basis: int, k: int) -> dict:
+    """Spec fields that make traced calls ship banded rows, where exact."""
+    if n_basis + k >= _host.MAX_BANDED_BASIS:  # pragma: no cover - 16M columns
+        return {}
+    return {"banded": banded, "band": k + 1}
 
 
 @functools.lru_cache(maxsize=512)
@@ -63,12 +74,19 @@ def _traced_spec(
             return (nan,) * len(nus)
         return _host.dense_basis_levels(x, t, k, nus, extrapolate, dtype=dtype)
 
+    def banded(x, nus, t, *, dtype):
+        t = np.asarray(t, dtype=np.float64)
+        if _host.bad_knots(t, k):
+            return np.full((x.shape[0], len(nus) * (k + 1) + 1), np.nan, dtype)
+        return _host.HostBasis(t, k, extrapolate).banded(x, nus, dtype=dtype)
+
     return Spec(
         host=host,
         feature_shape=(n_knots - k - 1,),
         op_core_ndims=(1,),
         op_grad_error=_KNOT_GRAD_ERROR.format(func=func, t_name=t_name),
         name=func,
+        **_band_fields(banded, n_knots - k - 1, k),
     )
 
 
@@ -206,9 +224,8 @@ class BSplineBasis:
         return self.basis(x, nu)
 
 
-def _basis_or_traced(
+def _spec_for(
     func: str,
-    x: Any,
     t: Any,
     k: Any,
     nu: Any,
@@ -217,8 +234,8 @@ def _basis_or_traced(
     t_name: str = "t",
     k_name: str = "k",
     nu_name: str = "nu",
-) -> jax.Array:
-    """Shared front end: validate eagerly, then evaluate concrete or traced knots."""
+) -> tuple[Spec, int, tuple]:
+    """Shared front end: validate eagerly; the spec, ``nu`` and operands."""
     k = check_order(func, k, k_name)
     nu = check_order(func, nu, nu_name)
     extrapolate = check_extrapolate(func, extrapolate)
@@ -226,10 +243,17 @@ def _basis_or_traced(
         check_knot_shape(func, tuple(t.shape), k, t_name=t_name, k_name=k_name)
         if not jnp.issubdtype(t.dtype, jnp.floating):
             t = t.astype(jnp.result_type(float))
-        spec = _traced_spec(t.shape[0], k, extrapolate, func, t_name)
-        return evaluate(spec, x, nu, ops=(t,))
+        return _traced_spec(t.shape[0], k, extrapolate, func, t_name), nu, (t,)
     t_arr = check_knots(func, t, k, t_name=t_name, k_name=k_name)
-    return evaluate(_concrete_spec(t_arr.tobytes(), k, extrapolate), x, nu)
+    return _concrete_spec(t_arr.tobytes(), k, extrapolate), nu, ()
+
+
+def _basis_or_traced(
+    func: str, x: Any, t: Any, k: Any, nu: Any, extrapolate: Any, **names
+) -> jax.Array:
+    """Validate eagerly, then evaluate the dense basis for concrete or traced knots."""
+    spec, nu, ops = _spec_for(func, t, k, nu, extrapolate, **names)
+    return evaluate(spec, x, nu, ops)
 
 
 def design_matrix(
@@ -383,12 +407,23 @@ def bspline(
         ``c`` is a scalar or ``c.shape[0] != nt - k - 1``; and as
         :func:`design_matrix`.
     """
-    basis = design_matrix(x, t, k, nu=nu, extrapolate=extrapolate)
+    spec, nu, ops = _spec_for("bspline", t, k, nu, extrapolate)
     c = jnp.asarray(c)
-    n_basis = basis.shape[-1]
+    n_basis = spec.feature_shape[0]
     if c.ndim == 0 or c.shape[0] != n_basis:
         raise ValueError(
             f"bspline: `c` must have shape (n_basis, ...) with "
             f"n_basis = len(t) - k - 1 = {n_basis}, got shape {c.shape}."
         )
-    return jnp.tensordot(basis, c, axes=([-1], [0]))
+    if spec.banded is None:  # pragma: no cover - over 16M basis functions
+        basis = evaluate(spec, x, nu, ops)
+        return jnp.tensordot(basis, c, axes=([-1], [0]))
+    # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
+    # with n * k, not with n * n_basis.
+    vals, first = evaluate_banded(spec, x, nu, ops)
+    start = jnp.nan_to_num(first, nan=0).astype(jnp.int32)
+    idx = start[..., None] + jnp.arange(spec.band, dtype=jnp.int32)
+    rows = jnp.take(c, idx, axis=0, mode="clip")  # (*x.shape, band, *trailing)
+    rows = rows.reshape(*idx.shape, -1)
+    value = jnp.einsum("...j,...jc->...c", vals * nan_mask(first)[..., None], rows)
+    return value.reshape(*idx.shape[:-1], *c.shape[1:])

@@ -2,12 +2,18 @@
 
 A host function ``host(x, nu)`` is row-wise in ``x`` and satisfies
 ``d/dx host(x, nu) == host(x, nu + 1)``. The JAX side is one primitive,
-``_levels(spec, nu, m, x, ops)``, returning the ``m`` consecutive derivative
+``_levels(spec, nu, m, banded, x, ops)``, returning the ``m`` consecutive derivative
 levels ``nu .. nu + m - 1`` from a single host call. Its JVP rule is the same
 primitive one level longer, ``_levels(spec, nu, m + 1, ...)``: the primal
 levels and the tangent levels come back together in one round trip, and
 because the rule calls ``_levels`` again, the rule itself is differentiable,
 to any order (hessians, third derivatives, ``jacfwd`` of ``jacrev``).
+
+A banded host (a B-spline basis: ``k + 1`` consecutive non-zeros per row)
+can also ship only those non-zeros and the index of the first, for
+consumers that never need dense rows (``bspline``: a gather of the
+coefficients): the host does no dense fill and the transfer does not grow
+with the number of columns.
 """
 
 from __future__ import annotations
@@ -26,7 +32,14 @@ from jax.custom_derivatives import SymbolicZero
 
 from ._checks import check_order
 
-__all__ = ["Spec", "differentiable_callback", "evaluate", "row_spec_function"]
+__all__ = [
+    "Spec",
+    "differentiable_callback",
+    "evaluate",
+    "evaluate_banded",
+    "nan_mask",
+    "row_spec_function",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -53,6 +66,16 @@ class Spec:
         extra operand (it has no derivative rule).
     name : str
         Used in error messages.
+    banded : callable or None
+        For banded bases (``feature_shape == (n_basis,)`` and at most
+        ``band`` consecutive non-zero columns per row):
+        ``banded(x, nus, *ops, dtype)`` returns one array of shape
+        ``(len(x), len(nus) * band + 1)``, the values of each level in the
+        band followed by the band's first column as a float (NaN for rows
+        that are all NaN). Traced ``evaluate_banded`` calls ship this
+        instead of dense rows (see ``HostBasis.banded``).
+    band : int
+        Width of the band, ``k + 1`` for degree ``k``.
     """
 
     host: Callable[..., Sequence[np.ndarray]]
@@ -60,6 +83,8 @@ class Spec:
     op_core_ndims: tuple[int, ...] = ()
     op_grad_error: str = "this function is not differentiable in its operands."
     name: str = "differentiable_callback"
+    banded: Callable[..., np.ndarray] | None = None
+    band: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +99,7 @@ class _HostCall:
     spec: Spec
     nus: tuple[int, ...]
     dtype: str
+    banded: bool = False
 
     def __call__(self, x, *ops):
         spec = self.spec
@@ -89,7 +115,7 @@ class _HostCall:
         if all(math.prod(b) == 1 for b in op_batch):
             core_ops = [o.reshape(o.shape[n_batch:]) for o in ops]
             results = self._run(x.reshape(-1), core_ops)
-            return tuple(r.reshape(x.shape + spec.feature_shape) for r in results)
+            return tuple(r.reshape(x.shape + r.shape[1:]) for r in results)
         # Batched operands (vmap over knots): one host call per distinct
         # operand value. Rare, and unavoidable: the basis depends on them.
         batch = np.broadcast_shapes(x.shape[:n_batch], *op_batch)
@@ -106,54 +132,87 @@ class _HostCall:
             for i in range(xb.shape[0])
         ]
         return tuple(
-            np.stack([item[level] for item in per_item]).reshape(
-                batch + x_core + spec.feature_shape
+            np.stack([item[j] for item in per_item]).reshape(
+                batch + x_core + per_item[0][j].shape[1:]
             )
-            for level in range(len(self.nus))
+            for j in range(len(per_item[0]))
         )
 
     def _run(self, x_flat, ops):
+        spec = self.spec
         x64 = np.asarray(x_flat, dtype=np.float64)
-        results = self.spec.host(x64, self.nus, *ops, dtype=self.dtype)
+        n = x64.shape[0]
+        if self.banded:
+            results = (spec.banded(x64, self.nus, *ops, dtype=self.dtype),)
+            expected = [(n, len(self.nus) * spec.band + 1)]
+        else:
+            results = spec.host(x64, self.nus, *ops, dtype=self.dtype)
+            expected = [(n, *spec.feature_shape)] * len(self.nus)
         out = []
-        for nu, r in zip(self.nus, results, strict=True):
+        for nu, r, shape in zip(self.nus, results, expected, strict=False):
             r = np.asarray(r)
-            expected = (x64.shape[0], *self.spec.feature_shape)
-            if r.shape != expected:
+            if r.shape != shape:
                 raise ValueError(
-                    f"{self.spec.name}: the host function returned shape "
-                    f"{r.shape} for nu={nu} and {x64.shape[0]} points; "
-                    f"expected {expected}."
+                    f"{spec.name}: the host function returned shape "
+                    f"{r.shape} for nu={nu} and {n} points; expected {shape}."
                 )
             out.append(r.astype(self.dtype, copy=False))
         return out
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
-def _levels(spec: Spec, nu: int, m: int, x: jax.Array, ops: tuple) -> tuple:
-    """Derivative levels ``nu .. nu + m - 1`` of ``spec.host`` in one callback."""
-    call = _HostCall(spec, tuple(range(nu, nu + m)), x.dtype.name)
-    shape = jax.ShapeDtypeStruct(x.shape + spec.feature_shape, x.dtype)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
+def _levels(
+    spec: Spec, nu: int, m: int, banded: bool, x: jax.Array, ops: tuple
+) -> tuple:
+    """Derivative levels ``nu .. nu + m - 1`` of ``spec`` in one callback.
+
+    Returns ``(levels, aux)``: ``levels`` holds ``m`` arrays, each
+    ``(*x.shape, *feature_shape)``, and ``aux`` is ``()``; or, with
+    ``banded`` (a banded spec only: ``spec.banded`` is set), each
+    ``(*x.shape, band)``, and ``aux`` is ``(first,)``, the band's first
+    column as a float ``(*x.shape)``, piecewise constant in ``x``.
+    """
+    nus = tuple(range(nu, nu + m))
     # The host function is row-wise in x: a vmapped call is one host call on
     # the batch with a leading axis, never a loop over the batch.
-    return jax.pure_callback(call, (shape,) * m, x, *ops, vmap_method="expand_dims")
+    cb = functools.partial(jax.pure_callback, vmap_method="expand_dims")
+    if not banded:
+        shape = jax.ShapeDtypeStruct(x.shape + spec.feature_shape, x.dtype)
+        return cb(_HostCall(spec, nus, x.dtype.name), (shape,) * m, x, *ops), ()
+    b = spec.band
+    shape = jax.ShapeDtypeStruct(x.shape + (m * b + 1,), x.dtype)
+    call = _HostCall(spec, nus, x.dtype.name, banded=True)
+    (packed,) = cb(call, (shape,), x, *ops)
+    levels = tuple(packed[..., i * b : (i + 1) * b] for i in range(m))
+    return levels, (packed[..., -1],)
 
 
-def _levels_jvp(spec, nu, m, primals, tangents):
+def _levels_jvp(spec, nu, m, banded, primals, tangents):
     x, ops = primals
     x_dot, ops_dot = tangents
     if any(not isinstance(d, SymbolicZero) for d in ops_dot):
         raise TypeError(spec.op_grad_error)
     if isinstance(x_dot, SymbolicZero):
-        out = _levels(spec, nu, m, x, ops)
-        return out, tuple(jnp.zeros_like(o) for o in out)
+        out = _levels(spec, nu, m, banded, x, ops)
+        return out, jax.tree_util.tree_map(jnp.zeros_like, out)
     # Value and next derivative from one host round trip.
-    both = _levels(spec, nu, m + 1, x, ops)
-    x_dot = x_dot.reshape(x_dot.shape + (1,) * len(spec.feature_shape))
-    return both[:m], tuple(d * x_dot for d in both[1:])
+    both, aux = _levels(spec, nu, m + 1, banded, x, ops)
+    x_dot = x_dot.reshape(x_dot.shape + (1,) * (both[0].ndim - x.ndim))
+    tangent_levels = tuple(d * x_dot for d in both[1:])
+    return (both[:m], aux), (tangent_levels, tuple(jnp.zeros_like(a) for a in aux))
 
 
 _levels.defjvp(_levels_jvp, symbolic_zeros=True)
+
+
+def nan_mask(first: jax.Array) -> jax.Array:
+    """1 on good rows, NaN on all-NaN rows (NaN ``first``).
+
+    Applied by multiplication, not ``where``, so that derivatives of the
+    bad rows are NaN too (a ``where`` would give them zero tangents), as
+    they are when dense NaN rows come back from the host.
+    """
+    return jnp.where(jnp.isnan(first), jnp.nan, 1).astype(first.dtype)
 
 
 def _is_traced(*arrays) -> bool:
@@ -161,6 +220,21 @@ def _is_traced(*arrays) -> bool:
     return any(
         isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(arrays)
     )
+
+
+def _float_dtype(x_np: np.ndarray) -> str:
+    # canonicalize first: float64 numpy input under x64-off is float32 in
+    # JAX, without a truncation warning.
+    dtype = jnp.result_type(float, jax.dtypes.canonicalize_dtype(x_np.dtype))
+    return np.dtype(dtype).name
+
+
+def _traced_levels(spec: Spec, x: Any, nu: int, ops: tuple, banded: bool) -> tuple:
+    x = jnp.asarray(x)
+    x = x.astype(jnp.result_type(float, x.dtype))
+    ops = tuple(jnp.asarray(o) for o in ops)
+    levels, aux = _levels(spec, nu, 1, banded, x, ops)
+    return levels[0], aux
 
 
 def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
@@ -172,14 +246,28 @@ def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
     """
     if not _is_traced(x, *ops):
         x_np = np.asarray(x)
-        # canonicalize first: float64 numpy input under x64-off is float32
-        # in JAX, without a truncation warning.
-        dtype = jnp.result_type(float, jax.dtypes.canonicalize_dtype(x_np.dtype))
-        call = _HostCall(spec, (nu,), np.dtype(dtype).name)
+        call = _HostCall(spec, (nu,), _float_dtype(x_np))
         return jnp.asarray(call(x_np, *(np.asarray(o) for o in ops))[0])
-    x = jnp.asarray(x)
-    x = x.astype(jnp.result_type(float, x.dtype))
-    return _levels(spec, nu, 1, x, tuple(jnp.asarray(o) for o in ops))[0]
+    return _traced_levels(spec, x, nu, ops, banded=False)[0]
+
+
+def evaluate_banded(
+    spec: Spec, x: Any, nu: int, ops: tuple = ()
+) -> tuple[jax.Array, jax.Array]:
+    """Banded level ``nu`` of a banded ``spec``: ``(vals, first)``.
+
+    ``vals`` is ``(*x.shape, band)``, ``first`` ``(*x.shape)`` in x's float
+    dtype (NaN on all-NaN rows); see ``Spec.banded``. Concrete input is
+    evaluated on the host right away, as in :func:`evaluate`.
+    """
+    if not _is_traced(x, *ops):
+        x_np = np.asarray(x)
+        call = _HostCall(spec, (nu,), _float_dtype(x_np), banded=True)
+        (packed,) = call(x_np, *(np.asarray(o) for o in ops))
+        packed = jnp.asarray(packed)
+        return packed[..., :-1], packed[..., -1]
+    level, (first,) = _traced_levels(spec, x, nu, ops, banded=True)
+    return level, first
 
 
 def differentiable_callback(

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - depends on the installed scipy
     _dierckx_data_matrix = None
 
 __all__ = [
+    "MAX_BANDED_BASIS",
     "HostBasis",
     "bad_knots",
     "compact_basis",
@@ -211,6 +212,41 @@ class HostBasis:
         vals, first = self._compact(x_eval, bad, nu)
         return vals, first, np.zeros(x.shape, bool) if bad is None else bad
 
+    def banded(self, x, nus, *, dtype=np.float64):
+        """Derivative levels ``nus`` in banded form, packed in one array.
+
+        What a traced call ships back from the host: per row the ``k + 1``
+        possibly non-zero values of each level and the index of the first
+        of their columns, instead of ``len(nus)`` dense ``(n, n_basis)``
+        arrays. The host does no dense fill and the transfer is
+        ``len(nus) * (k + 1) + 1`` numbers per row, whatever ``n_basis``;
+        the dense rows are rebuilt on the JAX side, fused with their use.
+
+        Returns
+        -------
+        ndarray, shape (n, len(nus) * (k + 1) + 1), ``dtype``
+            Columns ``i * (k + 1) .. (i + 1) * (k + 1) - 1`` hold level
+            ``nus[i]`` as in :meth:`compact`; the last column holds
+            ``first`` as a float (exact: ``n_basis < 2**24``). Rows that
+            the NaN policy makes all NaN are NaN throughout.
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        width = self.k + 1
+        out = np.empty((x.shape[0], len(nus) * width + 1), dtype)
+        if x.shape[0] == 0:
+            return out
+        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        for i, nu in enumerate(nus):
+            # bad=None: bad rows are overwritten below, no value copy here.
+            vals, first = self._compact(x_eval, None, nu)
+            out[:, i * width : (i + 1) * width] = vals
+        out[:, -1] = first
+        if bad is not None:
+            # NaN values too, not only the marker: reverse-mode derivatives
+            # reach x through the values, and must be NaN on these rows.
+            out[bad] = np.nan
+        return out
+
     def levels(self, x, nus, *, dtype=np.float64):
         """Dense derivative bases, one per ``nu`` in ``nus``, each ``(n, n_basis)``.
 
@@ -249,6 +285,9 @@ class HostBasis:
 
 
 _SMALL = 2048
+
+#: Largest column index a banded row can carry exactly in float32.
+MAX_BANDED_BASIS = 2**24
 
 
 def compact_basis(x, t, k, nu=0, extrapolate=False, *, use_private=True):

@@ -65,13 +65,15 @@ def callback_count(fun, *args):
 
 def count_primitive(jaxpr, name):
     """Occurrences of primitive ``name`` in a jaxpr, sub-jaxprs included."""
-    total = 0
+    return sum(eqn.primitive.name == name for eqn in iter_eqns(jaxpr))
+
+
+def iter_eqns(jaxpr):
+    """Every equation of a jaxpr, sub-jaxprs included."""
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == name:
-            total += 1
+        yield eqn
         for sub in _sub_jaxprs(eqn.params.values()):
-            total += count_primitive(sub, name)
-    return total
+            yield from iter_eqns(sub)
 
 
 def _sub_jaxprs(values):

@@ -8,9 +8,10 @@ x, host path) and under jit (traced x, the callback).
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import as_jax_points, assert_close, scipy_basis
+from helpers import as_jax_points, assert_close, float_dtype, iter_eqns, scipy_basis
 from scipy.interpolate import BSpline, make_interp_spline
 
 import bspline_callback as bc
@@ -147,3 +148,64 @@ def test_host_levels_match_scipy(n, dtype):
     for nu, got in enumerate(levels):
         assert got.dtype == dtype and got.shape == (n, 8)
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_host_banded_matches_dense_levels(dtype):
+    """The banded rows ``bspline`` ships equal the dense levels, NaN rows too."""
+    t = np.r_[[0.0] * 4, 0.1, 0.3, 0.3, 0.7, [1.0] * 4]
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-0.05, 1.05, 300)
+    x[:4] = [np.nan, 0.0, 1.0, np.inf]
+    host = _host.HostBasis(t, 3)
+    nus = (0, 1, 2, 3, 4)
+    packed = host.banded(x, nus, dtype=dtype)
+    assert packed.dtype == dtype and packed.shape == (300, len(nus) * 4 + 1)
+    first = packed[:, -1]
+    bad = ~((x >= 0) & (x <= 1))
+    assert np.isnan(packed[bad]).all() and np.isfinite(packed[~bad]).all()
+    for i, dense in enumerate(host.levels(x, nus, dtype=dtype)):
+        rebuilt = np.zeros_like(dense)
+        rows = np.flatnonzero(~bad)
+        cols = first[rows].astype(int)[:, None] + np.arange(4)
+        rebuilt[rows[:, None], cols] = packed[rows, i * 4 : (i + 1) * 4]
+        np.testing.assert_array_equal(rebuilt[~bad], dense[~bad])
+    assert host.banded(x[:0], nus).shape == (0, len(nus) * 4 + 1)
+
+
+def test_bspline_ships_banded_rows_not_dense_ones():
+    """``bspline`` needs the k + 1 non-zeros per row only: its one callback
+    returns ``(n, levels * (k + 1) + 1)`` numbers, whatever ``n_basis``."""
+    t = bc.uniform_knots(0.0, 1.0, 200, 3)
+    x = jnp.linspace(0.05, 0.95, 7, dtype=float_dtype())
+    c = jnp.ones(200, float_dtype())
+    vg = jax.value_and_grad(lambda x, c: jnp.sum(bc.bspline(x, t, c, 3)), (0, 1))
+    jaxpr = jax.make_jaxpr(vg)(x, c)
+    shapes = [
+        tuple(v.aval.shape)
+        for eqn in iter_eqns(jaxpr.jaxpr)
+        if eqn.primitive.name == "pure_callback"
+        for v in eqn.outvars
+    ]
+    assert shapes == [(7, 2 * 4 + 1)]
+
+
+def test_bspline_nan_policy_and_gradients():
+    t = np.r_[[0.0] * 4, 0.3, 0.6, [1.0] * 4]
+    c = jnp.asarray(np.random.default_rng(4).normal(size=(6, 2)), float_dtype())
+    x = jnp.array([0.3, -0.5, jnp.nan, 0.7, 1.5, jnp.inf], float_dtype())
+    bad = np.array([False, True, True, False, True, True])
+    f = jax.jit(lambda x, c: bc.bspline(x, t, c, 3))
+    out = np.asarray(f(x, c))
+    assert out.shape == (6, 2)
+    assert np.isnan(out[bad]).all() and np.isfinite(out[~bad]).all()
+    gx = jax.jit(jax.grad(lambda x, c: jnp.sum(bc.bspline(x, t, c, 3))))(x, c)
+    gx = np.asarray(gx)
+    assert np.isnan(gx[bad]).all() and np.isfinite(gx[~bad]).all()
+    x_ok = np.asarray(x, np.float64)[~bad]
+    expected = BSpline(t, np.asarray(c, np.float64), 3)(x_ok, 1).sum(-1)
+    assert_close(gx[~bad], expected, scale=10)
+    # forward mode (hessian) through the same ladder
+    h = jax.jit(jax.hessian(lambda x: jnp.sum(bc.bspline(x, t, c, 3))))(x[~bad])
+    expected2 = BSpline(t, np.asarray(c, np.float64), 3)(x_ok, 2).sum(-1)
+    assert_close(np.diagonal(np.asarray(h)), expected2, scale=100)
