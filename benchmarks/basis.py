@@ -5,9 +5,9 @@ so that the noise of a shared machine hits every contender alike):
 
 - ``question``: the question's host code (``design_matrix(...).todense()``
   and Python loops over columns for derivatives), float64;
-- ``host``: the package's host function alone, as a traced call runs it
-  (``HostBasis.banded``: the k + 1 non-zeros per row and their first
-  column, in JAX's float dtype; the dense rows are rebuilt inside XLA);
+- ``host``: the package's host function alone, as a traced
+  ``design_matrix`` runs it (``HostBasis.levels``: dense rows written in
+  JAX's float dtype);
 - ``floor``: a jitted ``pure_callback`` that returns a preallocated array of
   the dense output's shape (no host work: dispatch, transfer and copy only);
 - ``jit``: the jitted package call (value), and ``jit vg``: jitted
@@ -24,8 +24,9 @@ Ratios printed: question / host (host speed-up), jit / (floor + host) and
 jit vg / (floor2 + host of two levels) (overhead over the floor), vmap64 /
 one call on 64 n points. A second table times the host function against the
 question's code for nu = 0..3 (n = 1e5, 50 functions, float64, with the
-largest difference in values), both as a traced call runs it (banded) and
-as a concrete call runs it (dense output, ``HostBasis.levels``), and the
+largest difference in values), both as ``bspline`` runs it (banded: the
+k + 1 non-zeros per row and their first column) and as ``design_matrix``
+runs it (dense output, ``HostBasis.levels``), and the
 dense host function against filling a dense output of 200 columns.
 Run: ``python benchmarks/basis.py [--quick]``.
 """
@@ -101,8 +102,8 @@ def case(n, n_basis, quick):
     vg = jax.jit(jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w)))
     fns = {
         "question": lambda: question_basis(t, k, 0, x64),
-        "host": lambda: host.banded(x64, (0,), dtype=dtype),
-        "host2": lambda: host.banded(x64, (0, 1), dtype=dtype),
+        "host": lambda: host.levels(x64, (0,), dtype=dtype),
+        "host2": lambda: host.levels(x64, (0, 1), dtype=dtype),
         "floor": lambda: sync(floor)(xj),
         "floor2": lambda: sync(floor2)(xj),
         "jit": lambda: sync(value)(xj),

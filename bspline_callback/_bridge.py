@@ -76,15 +76,20 @@ class Spec:
         instead of dense rows (see ``HostBasis.banded``).
     band : int
         Width of the band, ``k + 1`` for degree ``k``.
+    native : callable or None
+        ``backend="jax"``: ``native(x, *ops, nus, banded) -> (levels,
+        aux)`` computes what ``_levels`` returns in pure JAX, with no
+        callback (``host`` and ``banded`` are then unused).
     """
 
-    host: Callable[..., Sequence[np.ndarray]]
+    host: Callable[..., Sequence[np.ndarray]] | None
     feature_shape: tuple[int, ...]
     op_core_ndims: tuple[int, ...] = ()
     op_grad_error: str = "this function is not differentiable in its operands."
     name: str = "differentiable_callback"
     banded: Callable[..., np.ndarray] | None = None
     band: int = 0
+    native: Callable[..., tuple] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +178,8 @@ def _levels(
     column as a float ``(*x.shape)``, piecewise constant in ``x``.
     """
     nus = tuple(range(nu, nu + m))
+    if spec.native is not None:
+        return spec.native(x, *ops, nus=nus, banded=banded)
     # The host function is row-wise in x: a vmapped call is one host call on
     # the batch with a leading axis, never a loop over the batch.
     cb = functools.partial(jax.pure_callback, vmap_method="expand_dims")
@@ -244,7 +251,7 @@ def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
     returned as a constant, so a jitted model with observed covariates closed
     over contains no callback at all. Traced input goes through ``_levels``.
     """
-    if not _is_traced(x, *ops):
+    if spec.native is None and not _is_traced(x, *ops):
         x_np = np.asarray(x)
         call = _HostCall(spec, (nu,), _float_dtype(x_np))
         return jnp.asarray(call(x_np, *(np.asarray(o) for o in ops))[0])
@@ -260,7 +267,7 @@ def evaluate_banded(
     dtype (NaN on all-NaN rows); see ``Spec.banded``. Concrete input is
     evaluated on the host right away, as in :func:`evaluate`.
     """
-    if not _is_traced(x, *ops):
+    if spec.native is None and not _is_traced(x, *ops):
         x_np = np.asarray(x)
         call = _HostCall(spec, (nu,), _float_dtype(x_np), banded=True)
         (packed,) = call(x_np, *(np.asarray(o) for o in ops))

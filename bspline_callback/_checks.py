@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_extrapolate", "check_knots", "check_order"]
+__all__ = ["check_backend", "check_extrapolate", "check_knots", "check_order"]
 
 
 def check_order(func: str, value: Any, argname: str) -> int:
@@ -37,6 +37,16 @@ def check_extrapolate(func: str, value: Any) -> bool | str:
         return "periodic"
     raise ValueError(
         f"{func}: `extrapolate` must be False, True or 'periodic', got {value!r}."
+    )
+
+
+def check_backend(func: str, value: Any) -> str:
+    """``"callback"`` (scipy on the host) or ``"jax"`` (pure JAX)."""
+    if isinstance(value, str) and value in ("callback", "jax"):
+        return value
+    raise ValueError(
+        f"{func}: `backend` must be 'callback' (scipy on the host, the "
+        f"default) or 'jax' (pure JAX, no host), got {value!r}."
     )
 
 
