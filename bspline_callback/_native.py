@@ -78,8 +78,10 @@ def _window(t, i, k):
     """
     if k == 0:
         return lambda d: None
-    win = jnp.take(t, i[..., None] + jnp.arange(-k + 1, k + 1), mode="clip")
-    return lambda d: win[..., d + k - 1]
+    # Offsets on the leading axis: each t[i + d] is a contiguous slice.
+    offsets = jnp.arange(-k + 1, k + 1).reshape((2 * k,) + (1,) * i.ndim)
+    win = jnp.take(t, i[None] + offsets, mode="clip")
+    return lambda d: win[d + k - 1]
 
 
 def _de_boor(x, tw, k):

@@ -1,0 +1,110 @@
+"""``backend="jax"`` against the callback backend and interpax, cubic.
+
+Medians of interleaved repeats (``basis.bench``), ratios from the same run:
+
+- value_and_grad of ``sum(design_matrix(x) @ w)`` in x, jitted, for the jax
+  and callback backends, and interpax's closest equivalent
+  (``interp1d(x, xp, w, method="cubic2")``, a natural cubic spline through
+  n_basis values) where installed; bsplx needs Python >= 3.12;
+- ``bspline`` with the jax backend (the banded form: a gather of ``c``)
+  against the dense product ``design_matrix(x) @ c``, value_and_grad in
+  x and c, at 200 basis functions.
+
+Run: ``python benchmarks/native.py [--quick]`` (n = 1e4 points; --quick
+uses 1e3).
+"""
+
+import argparse
+import os
+import platform
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from basis import bench, interpax, sync
+
+import bspline_callback as bc
+
+
+def timed_vg(loss, *args, argnums=0):
+    """A zero-argument call of the jitted value_and_grad of ``loss``."""
+    f = jax.jit(jax.value_and_grad(loss, argnums))
+    return lambda: sync(f)(*args)
+
+
+def basis_loss(t, k, w, backend):
+    return lambda x: jnp.sum(bc.design_matrix(x, t, k, backend=backend) @ w)
+
+
+def interpax_loss(xp, w):
+    return lambda x: jnp.sum(interpax.interp1d(x, xp, w, method="cubic2"))
+
+
+def vg_table(n, widths):
+    k = 3
+    dtype = jnp.result_type(float)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype)
+    print(f"value_and_grad of sum(basis(x) @ w), n={n}, cubic:\n")
+    print(
+        "| n_basis | jax µs | callback µs | interpax µs | callback/jax | interpax/jax |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for nb in widths:
+        t = bc.uniform_knots(0.0, 1.0, nb, k)
+        w = jnp.asarray(rng.normal(size=nb), dtype)
+        fns = {b: timed_vg(basis_loss(t, k, w, b), x) for b in ("jax", "callback")}
+        if interpax is not None:
+            xp = jnp.linspace(0.0, 1.0, nb, dtype=dtype)
+            fns["interpax"] = timed_vg(interpax_loss(xp, w), x)
+        r = {key: v * 1e6 for key, v in bench(fns).items()}
+        ipx = r.get("interpax", float("nan"))
+        print(
+            f"| {nb} | {r['jax']:.0f} | {r['callback']:.0f} | {ipx:.0f} "
+            f"| {r['callback'] / r['jax']:.2f} | {ipx / r['jax']:.2f} |",
+            flush=True,
+        )
+
+
+def compact_table(n, nb=200):
+    k = 3
+    dtype = jnp.result_type(float)
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype)
+    c = jnp.asarray(rng.normal(size=nb), dtype)
+    t = bc.uniform_knots(0.0, 1.0, nb, k)
+
+    def banded(x, c):
+        return jnp.sum(bc.bspline(x, t, c, k, backend="jax"))
+
+    def dense(x, c):
+        return jnp.sum(bc.design_matrix(x, t, k, backend="jax") @ c)
+
+    fns = {
+        "banded": timed_vg(banded, x, c, argnums=(0, 1)),
+        "dense": timed_vg(dense, x, c, argnums=(0, 1)),
+    }
+    r = {key: v * 1e6 for key, v in bench(fns).items()}
+    print(
+        f"\nbspline, jax backend, n={n}, n_basis={nb}, value_and_grad in x "
+        f"and c: banded {r['banded']:.0f} µs, dense product {r['dense']:.0f} "
+        f"µs, dense/banded {r['dense'] / r['banded']:.2f}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 1e3")
+    args = parser.parse_args()
+    n = 1000 if args.quick else 10_000
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"jax {jax.__version__} ({jax.default_backend()}), "
+        f"dtype {np.dtype(jnp.result_type(float)).name}\n"
+    )
+    vg_table(n, [10, 50, 200])
+    compact_table(n)
+
+
+if __name__ == "__main__":
+    main()
