@@ -93,7 +93,7 @@ def _native_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
         host=None,
         feature_shape=(n_basis,),
         name="design_matrix",
-        band=k + 1,
+        band=_band_width(n_basis, k),
         native=_native_fn(k, extrapolate, t),
     )
 
@@ -109,16 +109,23 @@ def _native_traced_spec(
         op_core_ndims=(1,),
         op_grad_error=_KNOT_GRAD_ERROR.format(func=func, t_name=t_name),
         name=func,
-        band=k + 1,
+        band=_band_width(n_knots - k - 1, k),
         native=_native_fn(k, extrapolate, None),
     )
 
 
-def _band_fields(banded, n_basis: int, k: int) -> dict:
-    """Spec fields that make traced calls ship banded rows, where exact."""
+def _band_width(n_basis: int, k: int) -> int:
+    """``Spec.band``: ``k + 1``, or 0 (no banded form) where a float32 first
+    column index would not be exact."""
     if n_basis + k >= _host.MAX_BANDED_BASIS:  # pragma: no cover - 16M columns
-        return {}
-    return {"banded": banded, "band": k + 1}
+        return 0
+    return k + 1
+
+
+def _band_fields(banded, n_basis: int, k: int) -> dict:
+    """Spec fields that make traced callback calls ship banded rows."""
+    width = _band_width(n_basis, k)
+    return {"banded": banded, "band": width} if width else {}
 
 
 @functools.lru_cache(maxsize=512)
@@ -524,7 +531,7 @@ def bspline(
             f"bspline: `c` must have shape (n_basis, ...) with "
             f"n_basis = len(t) - k - 1 = {n_basis}, got shape {c.shape}."
         )
-    if spec.banded is None:  # pragma: no cover - over 16M basis functions
+    if not spec.band:  # pragma: no cover - over 16M basis functions
         basis = evaluate(spec, x, nu, ops)
         return jnp.tensordot(basis, c, axes=([-1], [0]))
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows

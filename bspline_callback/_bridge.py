@@ -75,7 +75,9 @@ class Spec:
         that are all NaN). Traced ``evaluate_banded`` calls ship this
         instead of dense rows (see ``HostBasis.banded``).
     band : int
-        Width of the band, ``k + 1`` for degree ``k``.
+        Width of the band, ``k + 1`` for degree ``k``; 0 when the spec has
+        no banded form (``evaluate_banded`` needs one, from ``banded`` or
+        from ``native``).
     native : callable or None
         ``backend="jax"``: ``native(x, *ops, nus, banded) -> (levels,
         aux)`` computes what ``_levels`` returns in pure JAX, with no

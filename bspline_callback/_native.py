@@ -49,7 +49,7 @@ def _span(x, t, t_lo, k, n):
     if t.shape[0] <= 256:
         # Comparing with every knot is one fused pass, faster than a binary
         # search for the knot counts splines use, and exact (see above).
-        below = _at_or_below(t, None if t_lo is None else t_lo, x[..., None])
+        below = _at_or_below(t, t_lo, x[..., None])
         i = jnp.sum(below, axis=-1, dtype=jnp.int32) - 1
     else:
         # Long knot vectors: binary search on the rounded knots (exact ties

@@ -16,6 +16,7 @@ from helpers import (
     assert_close,
     callback_count,
     float_dtype,
+    iter_eqns,
     scipy_basis,
 )
 from scipy.interpolate import BSpline
@@ -182,3 +183,19 @@ def test_native_basis_object_and_validation():
     ):
         with pytest.raises(ValueError, match="`backend` must be 'callback'"):
             call()
+
+
+def test_native_bspline_never_builds_the_dense_basis():
+    """Like the callback path, ``bspline`` works on the k + 1 non-zeros per
+    row: nothing of shape ``(n, n_basis)`` appears, gradients included."""
+    t = bc.uniform_knots(0.0, 1.0, 200, 3)
+    x = jnp.linspace(0.05, 0.95, 7, dtype=float_dtype())
+    c = jnp.ones(200, float_dtype())
+
+    def loss(x, c):
+        return jnp.sum(bc.bspline(x, t, c, 3, backend="jax"))
+
+    jaxpr = jax.make_jaxpr(jax.value_and_grad(loss, (0, 1)))(x, c)
+    shapes = {tuple(v.aval.shape) for e in iter_eqns(jaxpr.jaxpr) for v in e.outvars}
+    assert (7, 200) not in shapes
+    assert (7, 4) in shapes  # the banded values are there
