@@ -73,6 +73,15 @@ def bench(fns, *, min_time=0.2, repeats=7):
     return {name: float(np.median(v)) for name, v in samples.items()}
 
 
+def machine_line():
+    """What the tables were measured on: CPU, cores, JAX backend, dtype."""
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"jax {jax.__version__} ({jax.default_backend()}), "
+        f"dtype {np.dtype(jnp.result_type(float)).name}"
+    )
+
+
 def sync(f):
     return lambda *a: jax.block_until_ready(f(*a))
 
@@ -176,11 +185,7 @@ def main():
     args = parser.parse_args()
     sizes = [10, 1000] if args.quick else [10, 1000, 100_000]
     widths = [10, 50] if args.quick else [10, 50, 200]
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"jax {jax.__version__} ({jax.default_backend()}), "
-        f"dtype {np.dtype(jnp.result_type(float)).name}\n"
-    )
+    print(machine_line() + "\n")
     print(
         "| n | n_basis | question µs | host µs | floor µs | jit µs | jit vg µs "
         "| question/host | jit/(floor+host) | vg/(floor2+host2) | vmap64/one 64n "

@@ -15,13 +15,11 @@ uses 1e3).
 """
 
 import argparse
-import os
-import platform
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from basis import bench, interpax, sync
+from basis import bench, interpax, machine_line, sync
 
 import bspline_callback as bc
 
@@ -97,11 +95,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="n = 1e3")
     args = parser.parse_args()
     n = 1000 if args.quick else 10_000
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"jax {jax.__version__} ({jax.default_backend()}), "
-        f"dtype {np.dtype(jnp.result_type(float)).name}\n"
-    )
+    print(machine_line() + "\n")
     vg_table(n, [10, 50, 200])
     compact_table(n)
 
