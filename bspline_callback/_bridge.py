@@ -149,19 +149,21 @@ class _HostCall:
         spec = self.spec
         x64 = np.asarray(x_flat, dtype=np.float64)
         n = x64.shape[0]
-        if self.banded:
+        if self.banded:  # one packed array for all levels
             results = (spec.banded(x64, self.nus, *ops, dtype=self.dtype),)
             expected = [(n, len(self.nus) * spec.band + 1)]
+            labels = [f"nu in {self.nus}"]
         else:
             results = spec.host(x64, self.nus, *ops, dtype=self.dtype)
             expected = [(n, *spec.feature_shape)] * len(self.nus)
+            labels = [f"nu={nu}" for nu in self.nus]
         out = []
-        for nu, r, shape in zip(self.nus, results, expected, strict=False):
+        for label, r, shape in zip(labels, results, expected, strict=True):
             r = np.asarray(r)
             if r.shape != shape:
                 raise ValueError(
                     f"{spec.name}: the host function returned shape "
-                    f"{r.shape} for nu={nu} and {n} points; expected {shape}."
+                    f"{r.shape} for {label} and {n} points; expected {shape}."
                 )
             out.append(r.astype(self.dtype, copy=False))
         return out
