@@ -111,6 +111,9 @@ class _HostCall:
     def __call__(self, x, *ops):
         spec = self.spec
         x = np.asarray(x)
+        if not ops:  # the common case (concrete knots): nothing to batch over
+            results = self._run(x.reshape(-1), ())
+            return tuple(r.reshape(x.shape + r.shape[1:]) for r in results)
         ops = tuple(np.asarray(o) for o in ops)
         # Under vmap with vmap_method="expand_dims" every argument gets the
         # same number of leading batch axes (size 1 where unbatched). The
@@ -152,20 +155,20 @@ class _HostCall:
         if self.banded:  # one packed array for all levels
             results = (spec.banded(x64, self.nus, *ops, dtype=self.dtype),)
             expected = [(n, len(self.nus) * spec.band + 1)]
-            labels = [f"nu in {self.nus}"]
         else:
             results = spec.host(x64, self.nus, *ops, dtype=self.dtype)
             expected = [(n, *spec.feature_shape)] * len(self.nus)
-            labels = [f"nu={nu}" for nu in self.nus]
         out = []
-        for label, r, shape in zip(labels, results, expected, strict=True):
-            r = np.asarray(r)
+        for i, (r, shape) in enumerate(zip(results, expected, strict=True)):
+            if r.__class__ is not np.ndarray or r.dtype != self.dtype:
+                r = np.asarray(r).astype(self.dtype, copy=False)
             if r.shape != shape:
+                label = f"nu in {self.nus}" if self.banded else f"nu={self.nus[i]}"
                 raise ValueError(
                     f"{spec.name}: the host function returned shape "
                     f"{r.shape} for {label} and {n} points; expected {shape}."
                 )
-            out.append(r.astype(self.dtype, copy=False))
+            out.append(r)
         return out
 
 
