@@ -21,7 +21,7 @@ from ._checks import (
     check_knots,
     check_order,
 )
-from ._native import native_levels
+from ._native import native_levels, take_clipped
 
 __all__ = ["BSplineBasis", "b_spline_basis", "bspline", "design_matrix"]
 
@@ -539,7 +539,7 @@ def bspline(
     vals, first = evaluate_banded(spec, x, nu, ops)
     start = jnp.nan_to_num(first, nan=0).astype(jnp.int32)
     idx = start[..., None] + jnp.arange(spec.band, dtype=jnp.int32)
-    rows = jnp.take(c, idx, axis=0, mode="clip")  # (*x.shape, band, *trailing)
+    rows = take_clipped(c, idx)  # (*x.shape, band, *trailing)
     rows = rows.reshape(*idx.shape, -1)
     value = jnp.einsum("...j,...jc->...c", vals * nan_mask(first)[..., None], rows)
     return value.reshape(*idx.shape[:-1], *c.shape[1:])

@@ -189,16 +189,39 @@ def _levels(
         return spec.native(x, *ops, nus=nus, banded=banded)
     # The host function is row-wise in x: a vmapped call is one host call on
     # the batch with a leading axis, never a loop over the batch.
-    cb = functools.partial(jax.pure_callback, vmap_method="expand_dims")
+    varying = _varying_axes(x, *ops)
+
+    def cb(call, shapes):
+        out = jax.pure_callback(call, shapes, x, *ops, vmap_method="expand_dims")
+        if varying:
+            # Inside shard_map, pure_callback declares its results invariant
+            # across the mesh; they vary with x, and the JVP rule's tangents
+            # (products with x's tangent) do, so the types must say so.
+            out = jax.lax.pcast(out, varying, to="varying")
+        return out
+
     if not banded:
         shape = jax.ShapeDtypeStruct(x.shape + spec.feature_shape, x.dtype)
-        return cb(_HostCall(spec, nus, x.dtype.name), (shape,) * m, x, *ops), ()
+        return cb(_HostCall(spec, nus, x.dtype.name), (shape,) * m), ()
     b = spec.band
     shape = jax.ShapeDtypeStruct(x.shape + (m * b + 1,), x.dtype)
     call = _HostCall(spec, nus, x.dtype.name, banded=True)
-    (packed,) = cb(call, (shape,), x, *ops)
+    (packed,) = cb(call, (shape,))
     levels = tuple(packed[..., i * b : (i + 1) * b] for i in range(m))
     return levels, (packed[..., -1],)
+
+
+def _varying_axes(*arrays) -> tuple:
+    """Mesh axes along which any of ``arrays`` varies (inside ``shard_map``).
+
+    Read from the abstract value's ``manual_axis_type`` (JAX >= 0.8); empty
+    outside ``shard_map`` or where the attribute does not exist.
+    """
+    axes = set()
+    for a in arrays:
+        mat = getattr(jax.typeof(a), "manual_axis_type", None)
+        axes |= set(getattr(mat, "varying", ()))
+    return tuple(sorted(axes))
 
 
 def _levels_jvp(spec, nu, m, banded, primals, tangents):
@@ -353,7 +376,20 @@ def row_spec_function(
     """``f(x, nu=0)`` for a checked ``host_fn(x, nu)``; see differentiable_callback."""
 
     def host(x, nus, *, dtype):
-        return tuple(np.asarray(host_fn(x, nu), dtype=dtype) for nu in nus)
+        out = []
+        for nu in nus:
+            try:
+                out.append(np.asarray(host_fn(x, nu), dtype=dtype))
+            except Exception as e:
+                # Traced calls run this inside a callback, where JAX turns
+                # the exception into a JaxRuntimeError whose message is this
+                # traceback; the note says which call it was.
+                e.add_note(
+                    f"{name}: raised by the host function at nu={nu} for "
+                    f"{x.shape[0]} points."
+                )
+                raise
+        return tuple(out)
 
     spec = Spec(host=host, feature_shape=tuple(feature_shape), name=name)
 

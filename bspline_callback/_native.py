@@ -69,6 +69,25 @@ def _div(a, b):
     return a / jnp.where(b > 0, b, jnp.inf)
 
 
+def take_clipped(table, idx):
+    """``table[idx]`` along axis 0 (indices clipped), shaped ``idx.shape +
+    table.shape[1:]``.
+
+    Under an explicit-sharding mesh (``jit`` of a sharded ``x``) JAX needs
+    the output sharding of a gather whose indices are sharded; it is the
+    indices' sharding, the table being replicated.
+    """
+    sharding = jax.typeof(idx).sharding
+    mesh = getattr(sharding, "mesh", None)
+    if mesh is None or mesh.empty or all(s is None for s in sharding.spec):
+        return jnp.take(table, idx, axis=0, mode="clip")
+    spec = jax.sharding.PartitionSpec(
+        *sharding.spec, *([None] * (idx.ndim - len(sharding.spec) + table.ndim - 1))
+    )
+    out = jax.sharding.NamedSharding(mesh, spec)
+    return table.at[idx].get(mode="clip", out_sharding=out)
+
+
 def _window(t, i, k):
     """``t[i + d]`` for ``d = -k + 1 .. k`` as a function of ``d``.
 
@@ -80,7 +99,7 @@ def _window(t, i, k):
         return lambda d: None
     # Offsets on the leading axis: each t[i + d] is a contiguous slice.
     offsets = jnp.arange(-k + 1, k + 1).reshape((2 * k,) + (1,) * i.ndim)
-    win = jnp.take(t, i[None] + offsets, mode="clip")
+    win = take_clipped(t, i[None] + offsets)
     return lambda d: win[d + k - 1]
 
 
