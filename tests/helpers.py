@@ -48,6 +48,10 @@ def scipy_basis(x, t, k, nu=0, extrapolate=False):
     with np.errstate(invalid="ignore"):
         out = BSpline(t, np.eye(n), k, extrapolate=extrapolate)(x, nu)
     out[~np.isfinite(x)] = np.nan
+    if extrapolate is False:
+        # scipy returns zeros outside for nu > k (its derivative spline has
+        # degree < 0 there); the policy is NaN outside whatever nu is.
+        out[(x < t[k]) | (x > t[n])] = np.nan
     return out
 
 
