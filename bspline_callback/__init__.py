@@ -3,7 +3,7 @@
 Every public name is re-exported here from its private home module:
 
 - ``_basis``: :func:`design_matrix`, :func:`b_spline_basis`,
-  :class:`BSplineBasis`, :func:`bspline`
+  :class:`BSplineBasis`, :func:`bspline`, :func:`design_matrix_compact`
 - ``_bridge``: :func:`differentiable_callback`
 - ``_scipy``: :func:`from_scipy`
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
@@ -16,6 +16,7 @@ from ._basis import (
     b_spline_basis as b_spline_basis,
     bspline as bspline,
     design_matrix as design_matrix,
+    design_matrix_compact as design_matrix_compact,
 )
 from ._bridge import differentiable_callback as differentiable_callback
 from ._knots import (
@@ -34,6 +35,7 @@ __all__ = [
     "b_spline_basis",
     "bspline",
     "design_matrix",
+    "design_matrix_compact",
     "differentiable_callback",
     "from_scipy",
     "quantile_knots",

@@ -23,7 +23,13 @@ from ._checks import (
 )
 from ._native import native_levels, take_clipped
 
-__all__ = ["BSplineBasis", "b_spline_basis", "bspline", "design_matrix"]
+__all__ = [
+    "BSplineBasis",
+    "b_spline_basis",
+    "bspline",
+    "design_matrix",
+    "design_matrix_compact",
+]
 
 _KNOT_GRAD_ERROR = (
     "{func}: differentiating with respect to the knots `{t_name}` is not "
@@ -536,10 +542,78 @@ def bspline(
         return jnp.tensordot(basis, c, axes=([-1], [0]))
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
-    vals, first = evaluate_banded(spec, x, nu, ops)
-    start = jnp.nan_to_num(first, nan=0).astype(jnp.int32)
+    vals, start = _compact(spec, x, nu, ops)
     idx = start[..., None] + jnp.arange(spec.band, dtype=jnp.int32)
     rows = take_clipped(c, idx)  # (*x.shape, band, *trailing)
     rows = rows.reshape(*idx.shape, -1)
-    value = jnp.einsum("...j,...jc->...c", vals * nan_mask(first)[..., None], rows)
+    value = jnp.einsum("...j,...jc->...c", vals, rows)
     return value.reshape(*idx.shape[:-1], *c.shape[1:])
+
+
+def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[jax.Array, jax.Array]:
+    """Banded level ``nu``: values with NaN rows (values and their
+    derivatives), and the first column as int32 (0 on NaN rows)."""
+    vals, first = evaluate_banded(spec, x, nu, ops)
+    start = jnp.nan_to_num(first, nan=0).astype(jnp.int32)
+    return vals * nan_mask(first)[..., None], start
+
+
+def design_matrix_compact(
+    x: Any,
+    t: Any,
+    k: int,
+    *,
+    nu: int = 0,
+    extrapolate: bool | str = False,
+    backend: str = "callback",
+) -> tuple[jax.Array, jax.Array]:
+    """The ``k + 1`` possibly non-zero entries of each row of the basis.
+
+    What ``scipy.interpolate.BSpline.design_matrix`` stores per row of its
+    CSR matrix, without the ``(n, n_basis)`` zeros: for large bases the
+    cost and the transfer grow with ``n * k``, not ``n * n_basis``.
+    ``design_matrix(x, t, k, nu=nu)[..., first + j] == values[..., j]``,
+    and every other column is zero.
+
+    Parameters
+    ----------
+    x, t, k, nu, extrapolate, backend
+        As for :func:`design_matrix`.
+
+    Returns
+    -------
+    values : jax.Array, shape (*x.shape, k + 1)
+        ``values[..., j]`` is the ``nu``-th derivative of B-spline
+        ``first + j`` at ``x``; dtype ``jnp.result_type(float, x.dtype)``.
+        Differentiable in ``x`` to any order (d/dx of level ``nu`` is level
+        ``nu + 1`` at the same ``first``). Rows where the NaN policy applies
+        are NaN, and so are their derivatives.
+    first : jax.Array, shape (*x.shape,), int32
+        Column of ``values[..., 0]``, in ``0 .. n_basis - k - 1``;
+        piecewise constant in ``x`` (no derivative); 0 on NaN rows.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`design_matrix`, naming ``design_matrix_compact``; also
+        ``ValueError`` for more than ``2**24`` basis functions with the
+        callback backend (the column would not be exact in float32).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import bspline_callback as bc
+    >>> values, first = bc.design_matrix_compact(
+    ...     jnp.array([0.1, 0.9]), [0, 0, 0, 0, 0.5, 1, 1, 1, 1], 3
+    ... )
+    >>> values.shape, first.tolist()
+    ((2, 4), [0, 1])
+    """
+    func = "design_matrix_compact"
+    spec, nu, ops = _spec_for(func, t, k, nu, extrapolate, backend=backend)
+    if not spec.band:  # pragma: no cover - over 16M basis functions
+        raise ValueError(
+            f"{func}: the compact form needs fewer than 2**24 basis "
+            f"functions, got {spec.feature_shape[0]}; use design_matrix."
+        )
+    return _compact(spec, x, nu, ops)
