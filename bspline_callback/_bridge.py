@@ -111,9 +111,6 @@ class _HostCall:
     def __call__(self, x, *ops):
         spec = self.spec
         x = np.asarray(x)
-        if not ops:  # the common case (concrete knots): nothing to batch over
-            results = self._run(x.reshape(-1), ())
-            return tuple(r.reshape(x.shape + r.shape[1:]) for r in results)
         ops = tuple(np.asarray(o) for o in ops)
         # Under vmap with vmap_method="expand_dims" every argument gets the
         # same number of leading batch axes (size 1 where unbatched). The
