@@ -1,5 +1,9 @@
 """Tolerances keyed by dtype, and the reference implementations tests compare to."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.extend
 import jax.numpy as jnp
@@ -88,3 +92,21 @@ def _sub_jaxprs(values):
             yield v
         elif isinstance(v, (tuple, list)):
             yield from _sub_jaxprs(v)
+
+
+def run_python(script, args, *, cwd, env=None, timeout):
+    """Run ``python script *args`` in a fresh process; its stdout.
+
+    ``env`` adds to (or replaces entries of) this process' environment.
+    Fails the test, showing the tails of stdout and stderr, unless it exits 0.
+    """
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=dict(os.environ, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc.stdout

@@ -1,28 +1,18 @@
 """Every example runs as a subprocess with tiny settings, in a temporary directory."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TINY = ["--num-warmup", "20", "--num-samples", "20", "--num-chains", "2"]
 
 
 def _run(script, args, cwd):
-    env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
+    env = {"PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    return run_python(EXAMPLES / script, args, cwd=cwd, env=env, timeout=600)
 
 
 def test_quickstart(tmp_path):

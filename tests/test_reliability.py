@@ -6,7 +6,6 @@ measurement needs a process of its own. Long checks are marked ``slow``.
 """
 
 import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import run_python
 from scipy.interpolate import CubicSpline
 
 import bspline_callback as bc
@@ -24,22 +24,15 @@ ROOT = HERE.parent
 
 
 def _subprocess(script, *args, devices=None, timeout=900):
-    env = dict(os.environ)
+    env = {}
     if devices:
         env["XLA_FLAGS"] = (
-            env.get("XLA_FLAGS", "")
+            os.environ.get("XLA_FLAGS", "")
             + f" --xla_force_host_platform_device_count={devices}"
         )
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "subprocess" / script), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
+    return run_python(
+        HERE / "subprocess" / script, args, cwd=ROOT, env=env, timeout=timeout
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return proc.stdout
 
 
 # --- threads ---------------------------------------------------------------
