@@ -86,6 +86,12 @@ def sync(f):
     return lambda *a: jax.block_until_ready(f(*a))
 
 
+def timed_jit(f, *args):
+    """A zero-argument call of the jitted ``f`` on ``args``, synchronised."""
+    jitted = jax.jit(f)
+    return lambda: sync(jitted)(*args)
+
+
 def case(n, n_basis, quick):
     k = 3
     t = bc.uniform_knots(0.0, 1.0, n_basis, k)

@@ -19,15 +19,14 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from basis import bench, interpax, machine_line, sync
+from basis import bench, interpax, machine_line, timed_jit
 
 import bspline_callback as bc
 
 
 def timed_vg(loss, *args, argnums=0):
     """A zero-argument call of the jitted value_and_grad of ``loss``."""
-    f = jax.jit(jax.value_and_grad(loss, argnums))
-    return lambda: sync(f)(*args)
+    return timed_jit(jax.value_and_grad(loss, argnums), *args)
 
 
 def basis_loss(t, k, w, backend):

@@ -37,7 +37,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from basis import bench, machine_line, sync
+from basis import bench, machine_line, sync, timed_jit
 from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC, NUTS, init_to_median
 from numpyro.infer.util import initialize_model
@@ -65,12 +65,6 @@ def problem(backend):
 def count_callbacks(f, *args):
     """pure_callback equations in the jaxpr of ``f`` (sub-jaxprs included)."""
     return str(jax.make_jaxpr(f)(*args)).count("pure_callback")
-
-
-def timed_jit(f, *args):
-    """A zero-argument call of the jitted ``f``."""
-    jitted = jax.jit(f)
-    return lambda: sync(jitted)(*args)
 
 
 def in_loop(step, init, length=100):
