@@ -21,7 +21,7 @@ from ._checks import (
     check_knots,
     check_order,
 )
-from ._native import native_levels, take_clipped
+from ._native import knot_table, native_levels, take_clipped
 
 __all__ = [
     "BSplineBasis",
@@ -68,23 +68,35 @@ def _concrete_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
 
 def _native_fn(k: int, extrapolate: bool | str, t_const: np.ndarray | None):
     """``Spec.native`` for degree ``k``: knots closed over, or the operand."""
+    # Concrete knots: the recurrence's per-span constants, built once in
+    # float64 (rounded to x's dtype at trace time).
+    table = None if t_const is None else knot_table(t_const, k, np)
 
     # jit: one compiled computation per shape when called eagerly (op by op
     # it would dispatch dozens of small operations); inlined under jit.
     @functools.partial(jax.jit, static_argnames=("nus", "banded"))
     def native(x, *ops, nus, banded):
-        t_lo = None
         if t_const is None:
             t = jnp.asarray(ops[0], x.dtype)
-        else:
-            t_hi = t_const.astype(x.dtype)  # numpy: known at trace time
-            t = jnp.asarray(t_hi)
-            if x.dtype != np.float64:
-                # The rounding error of the knots, so that comparisons of x
-                # with the float64 knots stay exact (as on the host).
-                t_lo = jnp.asarray((t_const - t_hi.astype(np.float64)).astype(x.dtype))
+            return native_levels(
+                x, t, k=k, nus=nus, extrapolate=extrapolate, banded=banded
+            )
+        t_hi = t_const.astype(x.dtype)  # numpy: known at trace time
+        t_lo = None
+        if x.dtype != np.float64:
+            # The rounding error of the knots, so that comparisons of x
+            # with the float64 knots stay exact (as on the host).
+            t_lo = jnp.asarray((t_const - t_hi.astype(np.float64)).astype(x.dtype))
         return native_levels(
-            x, t, t_lo, k=k, nus=nus, extrapolate=extrapolate, banded=banded
+            x,
+            jnp.asarray(t_hi),
+            t_lo,
+            k=k,
+            nus=nus,
+            extrapolate=extrapolate,
+            banded=banded,
+            table=table.astype(x.dtype),
+            t_const=t_const,
         )
 
     return native
@@ -543,11 +555,14 @@ def bspline(
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
     vals, start = _compact(spec, x, nu, ops)
-    idx = start[..., None] + jnp.arange(spec.band, dtype=jnp.int32)
-    rows = take_clipped(c, idx)  # (*x.shape, band, *trailing)
-    rows = rows.reshape(*idx.shape, -1)
-    value = jnp.einsum("...j,...jc->...c", vals, rows)
-    return value.reshape(*idx.shape[:-1], *c.shape[1:])
+    c2 = c.reshape(n_basis, -1)
+    # A sum of band products, elementwise over the points: XLA fuses it
+    # into one pass, where an einsum over the band (a batched dot of k + 1
+    # terms per point) is a slow library call on CPU.
+    value = sum(
+        vals[..., j, None] * take_clipped(c2, start + j) for j in range(spec.band)
+    )
+    return value.reshape(*start.shape, *c.shape[1:])
 
 
 def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[jax.Array, jax.Array]:

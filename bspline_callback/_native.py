@@ -14,8 +14,13 @@ by XLA instead of scipy:
    derivative recurrence, as on the host (``_host._raise_derivative``).
 
 Every denominator in 2 and 3 is ``t[a] - t[b]`` with ``b <= i < i + 1 <= a``,
-strictly positive on a non-empty span: repeated knots never give 0/0. The
-loops are over the degree only (unrolled, ``O(k**2)`` fused elementwise
+strictly positive on a non-empty span: repeated knots never give 0/0. Those
+differences and the knots around each span are per-span constants
+(``knot_table``): one gathered row per point feeds the whole recurrence,
+which is then products and sums only. That matters on XLA's CPU backend:
+it fuses cheap elementwise work into a few passes, but gives every division
+and every small gather a pass of its own (dozens of passes over ``x``
+before). The loops are over the degree only (unrolled, ``O(k**2)``
 operations on arrays of ``x``'s shape), never over points or columns.
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["expand_band", "native_levels"]
 
@@ -44,29 +50,37 @@ def _at_or_above(t, t_lo, x):
     return (t > x) | ((t == x) & (t_lo >= 0))
 
 
-def _span(x, t, t_lo, k, n):
+def _span(x, t, t_lo, k, n, t_const=None):
     """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape)."""
-    if t.shape[0] <= 256:
-        # Comparing with every knot is one fused pass, faster than a binary
-        # search for the knot counts splines use, and exact (see above).
-        below = _at_or_below(t, t_lo, x[..., None])
-        i = jnp.sum(below, axis=-1, dtype=jnp.int32) - 1
+    if t_const is not None:
+        # Concrete knots: only the knots strictly inside the first and last
+        # non-empty spans of the base interval can move i, so count those
+        # (k and n - 1 unless an end knot has multiplicity above k + 1).
+        lo = int(np.sum(t_const <= t_const[k])) - 1
+        hi = int(np.sum(t_const < t_const[n])) - 1
+        lo, hi = min(lo, n - 1), max(hi, k)
+        inner = range(lo + 1, hi + 1)
+    else:
+        lo = jnp.sum(t <= t[k], dtype=jnp.int32) - 1
+        hi = jnp.sum(t < t[n], dtype=jnp.int32) - 1
+        lo, hi = jnp.minimum(lo, n - 1), jnp.maximum(hi, k)
+        inner = range(t.shape[0])
+    if len(inner) <= 64:
+        # One compare-and-add per knot on arrays of x's shape: cheap
+        # elementwise work that XLA fuses into one pass, exact (see
+        # _at_or_below), and faster than a binary search's gathers for the
+        # knot counts splines use.
+        i = jnp.zeros(x.shape, jnp.int32)
+        for j in inner:
+            tj_lo = None if t_lo is None else t_lo[j]
+            i = i + _at_or_below(t[j], tj_lo, x).astype(jnp.int32)
+        i = i - 1 if t_const is None else i + lo
     else:
         # Long knot vectors: binary search on the rounded knots (exact ties
         # with float32 rounding of a knot are not resolved here).
         search = jax.vmap(lambda v: jnp.searchsorted(t, v, side="right"))
         i = search(x.reshape(-1)).reshape(x.shape).astype(jnp.int32) - 1
-    # First and last non-empty spans of [t[k], t[n]] (k and n - 1 unless an
-    # end knot has multiplicity above k + 1).
-    lo = jnp.sum(t <= t[k], dtype=jnp.int32) - 1
-    hi = jnp.sum(t < t[n], dtype=jnp.int32) - 1
-    return jnp.clip(i, jnp.minimum(lo, n - 1), jnp.maximum(hi, k))
-
-
-def _div(a, b):
-    # b > 0 on every non-empty span; knots closer than the float32 rounding
-    # can collapse a span after rounding: contribute 0 there, never NaN.
-    return a / jnp.where(b > 0, b, jnp.inf)
+    return jnp.clip(i, lo, hi)
 
 
 def take_clipped(table, idx):
@@ -88,55 +102,92 @@ def take_clipped(table, idx):
     return table.at[idx].get(mode="clip", out_sharding=out)
 
 
-def _window(t, i, k):
-    """``t[i + d]`` for ``d = -k + 1 .. k`` as a function of ``d``.
+def knot_table(t, k, xp=jnp):
+    """Per-span constants of the recurrence, one row per knot index ``i``.
 
-    One gather of the ``2k`` knots around each span serves the whole
-    recurrence (``i - k + 1 >= 1`` and ``i + k <= nt - 2`` for every span
-    ``_span`` returns); a gather per knot would not fuse and compiles slowly.
+    Columns ``0 .. 2k - 1``: the knots ``t[i - k + 1 .. i + k]`` (indices
+    clipped to the array); then, for ``j = 1 .. k`` and ``m = 1 .. j``, the
+    reciprocal ``1 / (t[i + m] - t[i + m - j])``, 0 for an empty span (where
+    scipy's ``_deBoor_D`` skips the term). Every knot difference the
+    recurrence and the derivative steps divide by is one of these, and none
+    depends on ``x``: one gather of a row per point replaces ``2k`` knot
+    gathers, and the elementwise work is products and sums only (XLA fuses
+    those; divisions it keeps in separate passes). ``xp`` is ``numpy`` for
+    concrete knots (the table is then a constant) or ``jax.numpy``.
     """
-    if k == 0:
-        return lambda d: None
-    # Offsets on the leading axis: each t[i + d] is a contiguous slice.
-    offsets = jnp.arange(-k + 1, k + 1).reshape((2 * k,) + (1,) * i.ndim)
-    win = take_clipped(t, i[None] + offsets)
-    return lambda d: win[d + k - 1]
+    nt = t.shape[0]
+    idx = xp.arange(nt)
+    cols = [t[xp.clip(idx + d, 0, nt - 1)] for d in range(-k + 1, k + 1)]
+    for j in range(1, k + 1):
+        for m in range(1, j + 1):
+            diff = cols[m + k - 1] - cols[m - j + k - 1]
+            # Knots closer than the float32 rounding can collapse a span
+            # after rounding: contribute 0 there, never NaN.
+            pos = diff > 0
+            cols.append(xp.where(pos, 1 / xp.where(pos, diff, 1), 0))
+    # Last column: the row's first non-zero B-spline, i - k, as a float.
+    cols.append((idx - k).astype(t.dtype))
+    return xp.stack(cols, axis=-1)
 
 
-def _de_boor(x, tw, k):
-    """Non-zero B-splines of every degree at the span of ``tw`` (``_window``).
+class _Row:
+    """The knot-table row of each point's span (see ``knot_table``)."""
 
-    Returns a list, entry ``p`` (``0 .. k``) a list of ``p + 1`` arrays: the
-    values of ``B_{i-p, p} .. B_{i, p}`` at ``x``.
+    def __init__(self, table, i, k):
+        self.rows = take_clipped(table, i)  # (*x.shape, n_columns)
+        self.i, self.k = i, k
+        # Row indices are exact in the float column below 2**mantissa.
+        self.exact = table.shape[0] < 2 ** jnp.finfo(table.dtype).nmant
+
+    def t(self, d):
+        """``t[i + d]``, ``d = -k + 1 .. k``."""
+        return self.rows[..., d + self.k - 1]
+
+    def first(self):
+        """``i - k`` (int32): read back from the gathered row, because XLA
+        would otherwise recompute the span search inside every consumer
+        (the dense expansion: once per column)."""
+        if not self.exact:  # pragma: no cover - over 8M knots in float32
+            return self.i - self.k
+        return self.rows[..., -1].astype(jnp.int32)
+
+    def inv(self, j, m):
+        """``1 / (t[i + m] - t[i + m - j])`` (0 on an empty span)."""
+        return self.rows[..., 2 * self.k + j * (j - 1) // 2 + m - 1]
+
+
+def _de_boor(x, row, p_max):
+    """Non-zero B-splines of every degree at each point's span.
+
+    scipy's ``_deBoor_D`` (de Boor's BSPLVB) with its divisions by knot
+    differences read from the table as reciprocals. Returns a list, entry
+    ``p`` (``0 .. p_max``) a list of ``p + 1`` arrays: the values of
+    ``B_{i-p, p} .. B_{i, p}`` at ``x``.
     """
-    right = [None] + [tw(j) - x for j in range(1, k + 1)]
-    left = [None] + [x - tw(1 - j) for j in range(1, k + 1)]
     h = [jnp.ones_like(x)]
     out = [h]
-    for j in range(1, k + 1):
-        saved = jnp.zeros_like(x)
-        new = []
-        for r in range(j):
-            term = _div(h[r], right[r + 1] + left[j - r])
-            new.append(saved + right[r + 1] * term)
-            saved = left[j - r] * term
-        new.append(saved)
-        h = new
+    for j in range(1, p_max + 1):
+        prev, h = h, [None] * (j + 1)
+        acc = jnp.zeros_like(x)
+        for m in range(1, j + 1):
+            w = prev[m - 1] * row.inv(j, m)
+            h[m - 1] = acc + w * (row.t(m) - x)
+            acc = w * (x - row.t(m - j))
+        h[j] = acc
         out.append(h)
     return out
 
 
-def _raise(vals, tw, p_from, p_to):
+def _raise(vals, row, p_from, p_to):
     """Differentiate ``p_to - p_from`` times by raising the degree.
 
     ``vals`` are the ``p_from + 1`` non-zero B-splines of degree ``p_from``
-    at the span ``i`` of ``tw``; each step applies ``d/dx B_{m,p} = a_m
-    B_{m,p-1} - a_{m+1} B_{m+1,p-1}``, ``a_m = p / (t[m+p] - t[m])``.
+    at the span ``i``; each step applies ``d/dx B_{m,p} = a_m B_{m,p-1} -
+    a_{m+1} B_{m+1,p-1}``, ``a_m = p / (t[m+p] - t[m])``.
     """
     for p in range(p_from + 1, p_to + 1):
-        # a[q] = a_{i-p+1+q}, q = 0 .. p-1: the factors this span needs.
-        a = [_div(p, tw(1 + q) - tw(1 - p + q)) for q in range(p)]
-        g = [a[q] * vals[q] for q in range(p)]
+        # a_{i-p+1+q} = p / (t[i+1+q] - t[i+1+q-p]), q = 0 .. p-1.
+        g = [p * row.inv(p, q + 1) * vals[q] for q in range(p)]
         vals = [-g[0]] + [g[q - 1] - g[q] for q in range(1, p)] + [g[p - 1]]
     return vals
 
@@ -146,7 +197,9 @@ def _bad_knots(t, k, n):
     return ~(jnp.all(jnp.isfinite(t)) & jnp.all(jnp.diff(t) >= 0) & (t[k] < t[n]))
 
 
-def native_levels(x, t, t_lo=None, *, k, nus, extrapolate, banded):
+def native_levels(
+    x, t, t_lo=None, *, k, nus, extrapolate, banded, table=None, t_const=None
+):
     """Levels ``nus`` of the basis at ``x`` in pure JAX (see the module doc).
 
     Parameters
@@ -160,6 +213,12 @@ def native_levels(x, t, t_lo=None, *, k, nus, extrapolate, banded):
     nus : tuple of int
     extrapolate : bool or "periodic"
     banded : bool
+    table : array, shape (nt, 2k + k(k+1)/2), x's dtype, or None
+        ``knot_table(t, k)``, precomputed for concrete knots; built from
+        ``t`` when None.
+    t_const : numpy.ndarray, shape (nt,), float64, or None
+        The knots when they are concrete: the span search then skips the
+        knots that cannot move a point's span.
 
     Returns
     -------
@@ -186,38 +245,46 @@ def native_levels(x, t, t_lo=None, *, k, nus, extrapolate, banded):
         bad = ~(_at_or_below(lo, lo_lo, x) & _at_or_above(hi, hi_lo, x))
     else:
         bad = ~jnp.isfinite(x)
-    bad = bad | _bad_knots(t, k, n)
+    if t_const is None:
+        bad = bad | _bad_knots(t, k, n)
     x_safe = jnp.where(bad, lo, x)  # keeps the recurrence finite on bad rows
-    i = _span(x_safe, t, t_lo, k, n)
-    tw = _window(t, i, k)
-    by_degree = _de_boor(x_safe, tw, max(k - min(nus), 0))
-    nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)[..., None]
+    i = _span(x_safe, t, t_lo, k, n, t_const)
+    if table is None:
+        table = knot_table(t, k)
+    row = _Row(jnp.asarray(table, x.dtype), i, k)
+    by_degree = _de_boor(x_safe, row, max(k - min(nus), 0))
     levels = []
     for nu in nus:
         if nu > k:
-            vals = jnp.zeros(x.shape + (k + 1,), x.dtype)
+            vals = [jnp.zeros_like(x)] * (k + 1)
         else:
-            vals = jnp.stack(_raise(by_degree[k - nu], tw, k - nu, k), axis=-1)
-        levels.append(vals * nan)  # NaN rows, with NaN (not zero) derivatives
-    first = (i - k).astype(x.dtype)
+            vals = _raise(by_degree[k - nu], row, k - nu, k)
+        levels.append(vals)
+    first = row.first()
     if banded:
-        return tuple(levels), (jnp.where(bad, jnp.nan, first),)
-    return tuple(expand_band(v, first, n) for v in levels), ()
+        nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
+        out = tuple(jnp.stack(v, axis=-1) * nan[..., None] for v in levels)
+        return out, (jnp.where(bad, jnp.nan, first.astype(x.dtype)),)
+    # Stacked, the band is computed in one pass that writes every level's
+    # k + 1 arrays, and the dense expansion reads it. XLA would instead fuse
+    # the recurrence (products and sums: cheap) into the expansion,
+    # recomputing it for every column; it keeps a division in its own
+    # pass, so the NaN rows are applied by dividing by NaN (1 elsewhere).
+    nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
+    band = jnp.stack([jnp.stack(v) for v in levels]) / nan
+    return tuple(expand_band(b, first, bad, n) for b in band), ()
 
 
-def expand_band(vals, first, n_basis):
-    """Dense rows ``(..., n_basis)`` from banded ones.
+def expand_band(band, first, bad, n_basis):
+    """Dense rows ``(*first.shape, n_basis)`` from banded ones.
 
-    ``vals`` ``(..., band)`` sits in columns ``first .. first + band - 1``
-    (``first`` a float holding an integer); a row whose values are NaN is
-    NaN throughout. Compares and selects over the dense shape, which XLA
-    fuses into one pass that also writes the zeros.
+    ``band`` ``(width, *first.shape)`` holds each row's values for columns
+    ``first .. first + width - 1`` (``first`` int32); rows where ``bad`` are
+    NaN throughout. One select per band entry over the dense shape, which
+    XLA fuses into one pass that also writes the zeros.
     """
-    cols = jnp.arange(n_basis, dtype=first.dtype)
-    offset = cols - first[..., None]  # exact: small integers in float
-    dense = jnp.where(offset == 0, vals[..., :1], 0)
-    for j in range(1, vals.shape[-1]):
-        dense = dense + jnp.where(offset == j, vals[..., j : j + 1], 0)
-    # The selects above put a NaN row's NaN in its band only.
-    row_nan = jnp.isnan(vals[..., :1])
-    return jnp.where(row_nan, jnp.nan, dense).astype(vals.dtype)
+    offset = jnp.arange(n_basis, dtype=first.dtype) - first[..., None]
+    dense = jnp.zeros((), band.dtype)
+    for j in reversed(range(band.shape[0])):
+        dense = jnp.where(offset == j, band[j][..., None], dense)
+    return jnp.where(bad[..., None], jnp.nan, dense).astype(band.dtype)
