@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _host
-from ._bridge import Spec, evaluate, evaluate_banded, nan_mask
+from ._bridge import Spec, evaluate, evaluate_banded
 from ._checks import (
     check_backend,
     check_extrapolate,
@@ -555,22 +555,25 @@ def bspline(
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
     vals, start = _compact(spec, x, nu, ops)
-    c2 = c.reshape(n_basis, -1)
     # A sum of band products, elementwise over the points: XLA fuses it
     # into one pass, where an einsum over the band (a batched dot of k + 1
-    # terms per point) is a slow library call on CPU.
-    value = sum(
-        vals[..., j, None] * take_clipped(c2, start + j) for j in range(spec.band)
-    )
-    return value.reshape(*start.shape, *c.shape[1:])
+    # terms per point) is a slow library call on CPU. Trailing axes of c
+    # are kept as they are: flattening them (to (n, 1) for a 1-D c) sends
+    # the caller's reductions of the result down a slow path too.
+    lead = (...,) + (None,) * (c.ndim - 1)
+    value = sum(v[lead] * take_clipped(c, start + j) for j, v in enumerate(vals))
+    return value
 
 
-def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[jax.Array, jax.Array]:
-    """Banded level ``nu``: values with NaN rows (values and their
-    derivatives), and the first column as int32 (0 on NaN rows)."""
+def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[tuple, jax.Array]:
+    """Banded level ``nu``: ``band`` arrays of x's shape, and the first
+    column as int32 (0 on NaN rows).
+
+    Both backends return NaN values on NaN rows, at every level, so their
+    derivatives (the next level) are NaN there too: no mask is needed.
+    """
     vals, first = evaluate_banded(spec, x, nu, ops)
-    start = jnp.nan_to_num(first, nan=0).astype(jnp.int32)
-    return vals * nan_mask(first)[..., None], start
+    return vals, jnp.nan_to_num(first, nan=0).astype(jnp.int32)
 
 
 def design_matrix_compact(
@@ -631,4 +634,5 @@ def design_matrix_compact(
             f"{func}: the compact form needs fewer than 2**24 basis "
             f"functions, got {spec.feature_shape[0]}; use design_matrix."
         )
-    return _compact(spec, x, nu, ops)
+    vals, first = _compact(spec, x, nu, ops)
+    return jnp.stack(vals, axis=-1), first

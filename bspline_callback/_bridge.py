@@ -37,7 +37,6 @@ __all__ = [
     "differentiable_callback",
     "evaluate",
     "evaluate_banded",
-    "nan_mask",
     "row_spec_function",
 ]
 
@@ -177,9 +176,13 @@ def _levels(
 
     Returns ``(levels, aux)``: ``levels`` holds ``m`` arrays, each
     ``(*x.shape, *feature_shape)``, and ``aux`` is ``()``; or, with
-    ``banded`` (a banded spec only: ``spec.banded`` is set), each
-    ``(*x.shape, band)``, and ``aux`` is ``(first,)``, the band's first
-    column as a float ``(*x.shape)``, piecewise constant in ``x``.
+    ``banded`` (a banded spec only: ``spec.banded`` is set), each level is
+    a tuple of ``band`` arrays of ``x``'s shape (column ``first + j`` of
+    the row), and ``aux`` is ``(first,)``, the band's first column as a
+    float ``(*x.shape)``, piecewise constant in ``x``. Separate arrays, not
+    one ``(*x.shape, band)`` array: the transposes of their products
+    (gradients) are then elementwise sums, where a band axis would give
+    reductions over ``band`` entries, which XLA's CPU backend runs slowly.
     """
     nus = tuple(range(nu, nu + m))
     if spec.native is not None:
@@ -204,7 +207,7 @@ def _levels(
     shape = jax.ShapeDtypeStruct(x.shape + (m * b + 1,), x.dtype)
     call = _HostCall(spec, nus, x.dtype.name, banded=True)
     (packed,) = cb(call, (shape,))
-    levels = tuple(packed[..., i * b : (i + 1) * b] for i in range(m))
+    levels = tuple(tuple(packed[..., i * b + j] for j in range(b)) for i in range(m))
     return levels, (packed[..., -1],)
 
 
@@ -231,22 +234,15 @@ def _levels_jvp(spec, nu, m, banded, primals, tangents):
         return out, jax.tree_util.tree_map(jnp.zeros_like, out)
     # Value and next derivative from one host round trip.
     both, aux = _levels(spec, nu, m + 1, banded, x, ops)
-    x_dot = x_dot.reshape(x_dot.shape + (1,) * (both[0].ndim - x.ndim))
-    tangent_levels = tuple(d * x_dot for d in both[1:])
+
+    def times_x_dot(level):  # dense rows, or one band column
+        return level * x_dot.reshape(x_dot.shape + (1,) * (level.ndim - x.ndim))
+
+    tangent_levels = jax.tree_util.tree_map(times_x_dot, both[1:])
     return (both[:m], aux), (tangent_levels, tuple(jnp.zeros_like(a) for a in aux))
 
 
 _levels.defjvp(_levels_jvp, symbolic_zeros=True)
-
-
-def nan_mask(first: jax.Array) -> jax.Array:
-    """1 on good rows, NaN on all-NaN rows (NaN ``first``).
-
-    Applied by multiplication, not ``where``, so that derivatives of the
-    bad rows are NaN too (a ``where`` would give them zero tangents), as
-    they are when dense NaN rows come back from the host.
-    """
-    return jnp.where(jnp.isnan(first), jnp.nan, 1).astype(first.dtype)
 
 
 def _is_traced(*arrays) -> bool:
@@ -290,8 +286,9 @@ def evaluate_banded(
 ) -> tuple[jax.Array, jax.Array]:
     """Banded level ``nu`` of a banded ``spec``: ``(vals, first)``.
 
-    ``vals`` is ``(*x.shape, band)``, ``first`` ``(*x.shape)`` in x's float
-    dtype (NaN on all-NaN rows); see ``Spec.banded``. Concrete input is
+    ``vals`` is a tuple of ``band`` arrays of ``x``'s shape (column ``first
+    + j`` of each row), ``first`` ``(*x.shape)`` in x's float dtype (NaN on
+    all-NaN rows); see ``Spec.banded`` and ``_levels``. Concrete input is
     evaluated on the host right away, as in :func:`evaluate`.
     """
     if spec.native is None and not _is_traced(x, *ops):
@@ -299,7 +296,7 @@ def evaluate_banded(
         call = _HostCall(spec, (nu,), _float_dtype(x_np), banded=True)
         (packed,) = call(x_np, *(np.asarray(o) for o in ops))
         packed = jnp.asarray(packed)
-        return packed[..., :-1], packed[..., -1]
+        return tuple(packed[..., j] for j in range(spec.band)), packed[..., -1]
     level, (first,) = _traced_levels(spec, x, nu, ops, banded=True)
     return level, first
 

@@ -223,8 +223,9 @@ def native_levels(
     Returns
     -------
     (levels, aux)
-        As ``_bridge._levels``: ``banded`` gives per level ``(*x.shape,
-        k + 1)`` and ``aux = (first,)`` (float, NaN on NaN rows); otherwise
+        As ``_bridge._levels``: ``banded`` gives per level a tuple of
+        ``k + 1`` arrays of ``x``'s shape and ``aux = (first,)`` (float,
+        NaN on NaN rows); otherwise
         dense ``(*x.shape, nt - k - 1)`` levels and ``aux = ()``.
     """
     n = t.shape[0] - k - 1
@@ -262,8 +263,11 @@ def native_levels(
         levels.append(vals)
     first = row.first()
     if banded:
-        nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
-        out = tuple(jnp.stack(v, axis=-1) * nan[..., None] for v in levels)
+        # A select, not a product with a NaN mask: XLA's CPU backend folds
+        # products into a consumer's reduction (a library call, slow per
+        # operation: jnp.sum of the result), and stops at a select.
+        # (Derivatives never pass through here: they are the next level.)
+        out = tuple(tuple(jnp.where(bad, jnp.nan, v) for v in lv) for lv in levels)
         return out, (jnp.where(bad, jnp.nan, first.astype(x.dtype)),)
     # Stacked, the band is computed in one pass that writes every level's
     # k + 1 arrays, and the dense expansion reads it. XLA would instead fuse
