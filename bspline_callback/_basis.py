@@ -21,7 +21,7 @@ from ._checks import (
     check_knots,
     check_order,
 )
-from ._native import knot_table, native_levels, take_clipped
+from ._native import SpanBins, knot_table, native_levels, take_clipped
 
 __all__ = [
     "BSplineBasis",
@@ -71,6 +71,7 @@ def _native_fn(k: int, extrapolate: bool | str, t_const: np.ndarray | None):
     # Concrete knots: the recurrence's per-span constants, built once in
     # float64 (rounded to x's dtype at trace time).
     table = None if t_const is None else knot_table(t_const, k, np)
+    bins = None if t_const is None else SpanBins.build(t_const, k)
 
     # jit: one compiled computation per shape when called eagerly (op by op
     # it would dispatch dozens of small operations); inlined under jit.
@@ -97,6 +98,7 @@ def _native_fn(k: int, extrapolate: bool | str, t_const: np.ndarray | None):
             banded=banded,
             table=table.astype(x.dtype),
             t_const=t_const,
+            bins=bins,
         )
 
     return native

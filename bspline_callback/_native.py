@@ -26,6 +26,8 @@ operations on arrays of ``x``'s shape), never over points or columns.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,34 +52,97 @@ def _at_or_above(t, t_lo, x):
     return (t > x) | ((t == x) & (t_lo >= 0))
 
 
-def _span(x, t, t_lo, k, n, t_const=None):
-    """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape)."""
+def _end_spans(t, k):
+    """First and last non-empty spans of the base interval ``[t[k], t[n]]``
+    (``k`` and ``n - 1`` unless an end knot has multiplicity above ``k +
+    1``): every span index is clipped to them (scipy's rule, which also
+    picks the end spans for extrapolation). numpy for concrete knots."""
+    n = t.shape[0] - k - 1
+    xp = np if isinstance(t, np.ndarray) else jnp
+    lo = xp.sum(t <= t[k]) - 1
+    hi = xp.sum(t < t[n]) - 1
+    return xp.minimum(lo, n - 1), xp.maximum(hi, k)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SpanBins:
+    """A span search for concrete knots in O(1) per point.
+
+    The base interval is cut into ``m`` equal bins. A point in bin ``b``
+    starts from ``base[b]``, the span of bin ``b - 1``'s left edge, and
+    counts the next ``steps`` knots at or below it: the spans between bin
+    ``b - 1``'s left edge and bin ``b + 1``'s right edge are all within
+    reach, so the float rounding of ``b`` (at most one bin) never matters,
+    and the compares are exact (``_at_or_below``).
+    """
+
+    lo_edge: float
+    width: float
+    base: np.ndarray  # (m,) int32
+    steps: int
+
+    @classmethod
+    def build(cls, t, k, max_steps=3):
+        """The ``SpanBins`` of float64 knots ``t``, or None when some bin
+        would need more than ``max_steps`` knot compares (knots far from
+        uniform: the caller then compares with every knot)."""
+        n = t.shape[0] - k - 1
+        lo, hi = _end_spans(t, k)
+        a, b = t[k], t[n]
+        n_spans = int(hi - lo + 1)
+        for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
+            edges = a + (b - a) * np.arange(m + 1) / m
+            span = np.clip(np.searchsorted(t, edges, side="right") - 1, lo, hi)
+            bins = np.arange(m)
+            base = span[np.maximum(bins - 1, 0)]
+            steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
+            if steps <= max_steps:
+                return cls(a, (b - a) / m, base.astype(np.int32), steps)
+        return None
+
+    def __call__(self, x, t, t_lo):
+        m = self.base.shape[0]
+        q = (x - jnp.asarray(self.lo_edge, x.dtype)) / jnp.asarray(self.width, x.dtype)
+        b = jnp.clip(jnp.floor(q), 0, m - 1).astype(jnp.int32)  # NaN: bad rows
+        i = take_clipped(jnp.asarray(self.base), b)
+        count = i
+        for s in range(1, self.steps + 1):
+            knot_lo = None if t_lo is None else take_clipped(t_lo, i + s)
+            below = _at_or_below(take_clipped(t, i + s), knot_lo, x)
+            count = count + below.astype(jnp.int32)
+        return count
+
+
+def _span(x, t, t_lo, k, n, t_const=None, bins=None):
+    """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape).
+
+    Every compare is exact (``_at_or_below``). XLA's CPU backend computes
+    a cheap index inside the gather that consumes it (the knot-table row:
+    once per column), so the method is picked by its cost per point.
+    """
+    lo, hi = _end_spans(t if t_const is None else t_const, k)
     if t_const is not None:
-        # Concrete knots: only the knots strictly inside the first and last
-        # non-empty spans of the base interval can move i, so count those
-        # (k and n - 1 unless an end knot has multiplicity above k + 1).
-        lo = int(np.sum(t_const <= t_const[k])) - 1
-        hi = int(np.sum(t_const < t_const[n])) - 1
-        lo, hi = min(lo, n - 1), max(hi, k)
+        # Concrete knots: only the knots strictly inside the end spans can
+        # move i, so count those.
+        lo, hi = int(lo), int(hi)
         inner = range(lo + 1, hi + 1)
+        start = lo
     else:
-        lo = jnp.sum(t <= t[k], dtype=jnp.int32) - 1
-        hi = jnp.sum(t < t[n], dtype=jnp.int32) - 1
-        lo, hi = jnp.minimum(lo, n - 1), jnp.maximum(hi, k)
-        inner = range(t.shape[0])
-    if len(inner) <= 64:
-        # One compare-and-add per knot on arrays of x's shape: cheap
-        # elementwise work that XLA fuses into one pass, exact (see
-        # _at_or_below), and faster than a binary search's gathers for the
-        # knot counts splines use.
-        i = jnp.zeros(x.shape, jnp.int32)
+        inner, start = range(t.shape[0]), -1
+    if bins is not None and len(inner) > 16:
+        i = bins(x, t, t_lo)  # O(1): a bin and a few compares
+    elif len(inner) <= 64:
+        # One compare-and-add per knot on arrays of x's shape: elementwise
+        # work that XLA fuses, faster than a binary search's gathers for
+        # the knot counts splines use.
+        i = jnp.full(x.shape, start, jnp.int32)
         for j in inner:
             tj_lo = None if t_lo is None else t_lo[j]
             i = i + _at_or_below(t[j], tj_lo, x).astype(jnp.int32)
-        i = i - 1 if t_const is None else i + lo
     else:
-        # Long knot vectors: binary search on the rounded knots (exact ties
-        # with float32 rounding of a knot are not resolved here).
+        # Long knot vectors without bins: binary search on the rounded
+        # knots (exact ties with float32 rounding of a knot are not
+        # resolved here).
         search = jax.vmap(lambda v: jnp.searchsorted(t, v, side="right"))
         i = search(x.reshape(-1)).reshape(x.shape).astype(jnp.int32) - 1
     return jnp.clip(i, lo, hi)
@@ -198,7 +263,17 @@ def _bad_knots(t, k, n):
 
 
 def native_levels(
-    x, t, t_lo=None, *, k, nus, extrapolate, banded, table=None, t_const=None
+    x,
+    t,
+    t_lo=None,
+    *,
+    k,
+    nus,
+    extrapolate,
+    banded,
+    table=None,
+    t_const=None,
+    bins=None,
 ):
     """Levels ``nus`` of the basis at ``x`` in pure JAX (see the module doc).
 
@@ -219,6 +294,8 @@ def native_levels(
     t_const : numpy.ndarray, shape (nt,), float64, or None
         The knots when they are concrete: the span search then skips the
         knots that cannot move a point's span.
+    bins : SpanBins or None
+        A span search in O(1) per point for concrete knots.
 
     Returns
     -------
@@ -249,7 +326,7 @@ def native_levels(
     if t_const is None:
         bad = bad | _bad_knots(t, k, n)
     x_safe = jnp.where(bad, lo, x)  # keeps the recurrence finite on bad rows
-    i = _span(x_safe, t, t_lo, k, n, t_const)
+    i = _span(x_safe, t, t_lo, k, n, t_const, bins)
     if table is None:
         table = knot_table(t, k)
     row = _Row(jnp.asarray(table, x.dtype), i, k)

@@ -206,3 +206,54 @@ def test_native_bspline_never_builds_the_dense_basis():
         if e.primitive.name == "gather" and e.invars[0].aval.shape == (200,)
     ]
     assert len(c_gathers) == 4
+
+
+def _long_knots(kind):
+    """Clamped cubic knots with 40 interior knots: near-uniform (the span
+    search uses bins) or clustered (it compares with every knot)."""
+    rng = np.random.default_rng(7)
+    if kind == "jittered":
+        inner = np.linspace(0.0, 1.0, 42)[1:-1] + rng.uniform(-4e-3, 4e-3, 40)
+    else:  # half of them 5e-4 apart: no bin size covers them in 3 steps
+        # (near 0, where float32 resolves such short spans well)
+        inner = np.r_[0.01 + 5e-4 * np.arange(20), np.linspace(0.03, 0.99, 20)]
+    inner = np.sort(inner)
+    inner[5] = inner[6]  # a double knot
+    return np.r_[[0.0] * 4, inner, [1.0] * 4]
+
+
+@pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
+@pytest.mark.parametrize("kind", ["jittered", "clustered"])
+def test_native_long_knot_vectors_span_search(kind, extrapolate):
+    """Both span searches for concrete knots with many interior knots
+    (``SpanBins`` and compare-with-every-knot) against scipy, at points on
+    every knot, one float step either side of each, bin edges and outside."""
+    from bspline_callback._native import SpanBins
+
+    t, k = _long_knots(kind), 3
+    bins = SpanBins.build(t, k)
+    assert (bins is None) == (kind == "clustered")
+    dtype = float_dtype()
+    tj = t.astype(dtype)
+    nonzero = tj[tj != 0]  # (a float step from 0 is subnormal: XLA flushes it)
+    near = np.r_[tj, np.nextafter(nonzero, -np.inf), np.nextafter(nonzero, np.inf)]
+    edges = np.linspace(0.0, 1.0, 4 * 41 + 1)
+    x = np.r_[near, edges, np.linspace(-0.2, 1.2, 57), np.nan]
+    xj, x64 = as_jax_points(x)
+    for nu in (0, 1, 3):
+        got = jax.jit(
+            lambda x, nu=nu: bc.design_matrix(
+                x, t, k, nu=nu, extrapolate=extrapolate, backend="jax"
+            )
+        )(xj)
+        assert_close(got, scipy_basis(x64, t, k, nu, extrapolate), scale=10)
+    values, first = bc.design_matrix_compact(
+        xj, t, k, extrapolate=extrapolate, backend="jax"
+    )
+    expected_first = (
+        np.clip(np.searchsorted(t, x64, side="right") - 1, k, len(t) - k - 2) - k
+    )
+    ok = np.isfinite(x64) & ((x64 >= 0) & (x64 <= 1) | (extrapolate is not False))
+    if extrapolate == "periodic":
+        ok &= (x64 >= 0) & (x64 < 1)  # wrapped points: checked by the values above
+    np.testing.assert_array_equal(np.asarray(first)[ok], expected_first[ok])
