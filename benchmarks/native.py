@@ -3,7 +3,9 @@
 Medians of interleaved repeats (``basis.bench``), ratios from the same run:
 
 - value_and_grad of ``sum(design_matrix(x) @ w)`` in x, jitted, for the jax
-  and callback backends, and interpax's closest equivalent
+  and callback backends, the same spline through ``bspline(x, t, w, k,
+  backend="jax")`` (the compact form: k + 1 values and a gather of w per
+  point, no dense basis), and interpax's closest equivalent
   (``interp1d(x, xp, w, method="cubic2")``, a natural cubic spline through
   n_basis values) where installed; bsplx needs Python >= 3.12;
 - ``bspline`` with the jax backend (the banded form: a gather of ``c``)
@@ -33,6 +35,10 @@ def basis_loss(t, k, w, backend):
     return lambda x: jnp.sum(bc.design_matrix(x, t, k, backend=backend) @ w)
 
 
+def bspline_loss(t, k, w):
+    return lambda x: jnp.sum(bc.bspline(x, t, w, k, backend="jax"))
+
+
 def interpax_loss(xp, w):
     return lambda x: jnp.sum(interpax.interp1d(x, xp, w, method="cubic2"))
 
@@ -44,21 +50,24 @@ def vg_table(n, widths):
     x = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype)
     print(f"value_and_grad of sum(basis(x) @ w), n={n}, cubic:\n")
     print(
-        "| n_basis | jax µs | callback µs | interpax µs | callback/jax | interpax/jax |"
+        "| n_basis | jax µs | callback µs | jax bspline µs | interpax µs "
+        "| callback/jax | interpax/jax | interpax/jax bspline |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for nb in widths:
         t = bc.uniform_knots(0.0, 1.0, nb, k)
         w = jnp.asarray(rng.normal(size=nb), dtype)
         fns = {b: timed_vg(basis_loss(t, k, w, b), x) for b in ("jax", "callback")}
+        fns["bspline"] = timed_vg(bspline_loss(t, k, w), x)
         if interpax is not None:
             xp = jnp.linspace(0.0, 1.0, nb, dtype=dtype)
             fns["interpax"] = timed_vg(interpax_loss(xp, w), x)
         r = {key: v * 1e6 for key, v in bench(fns).items()}
         ipx = r.get("interpax", float("nan"))
         print(
-            f"| {nb} | {r['jax']:.0f} | {r['callback']:.0f} | {ipx:.0f} "
-            f"| {r['callback'] / r['jax']:.2f} | {ipx / r['jax']:.2f} |",
+            f"| {nb} | {r['jax']:.0f} | {r['callback']:.0f} | {r['bspline']:.0f} "
+            f"| {ipx:.0f} | {r['callback'] / r['jax']:.2f} | {ipx / r['jax']:.2f} "
+            f"| {ipx / r['bspline']:.2f} |",
             flush=True,
         )
 
