@@ -563,8 +563,7 @@ def bspline(
     # are kept as they are: flattening them (to (n, 1) for a 1-D c) sends
     # the caller's reductions of the result down a slow path too.
     lead = (...,) + (None,) * (c.ndim - 1)
-    value = sum(v[lead] * take_clipped(c, start + j) for j, v in enumerate(vals))
-    return value
+    return sum(v[lead] * take_clipped(c, start + j) for j, v in enumerate(vals))
 
 
 def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[tuple, jax.Array]:

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["expand_band", "native_levels"]
+__all__ = ["SpanBins", "expand_band", "knot_table", "native_levels", "take_clipped"]
 
 
 def _at_or_below(t, t_lo, x):
@@ -288,7 +288,7 @@ def native_levels(
     nus : tuple of int
     extrapolate : bool or "periodic"
     banded : bool
-    table : array, shape (nt, 2k + k(k+1)/2), x's dtype, or None
+    table : array, shape (nt, 2k + k(k+1)/2 + 1), x's dtype, or None
         ``knot_table(t, k)``, precomputed for concrete knots; built from
         ``t`` when None.
     t_const : numpy.ndarray, shape (nt,), float64, or None
