@@ -8,6 +8,8 @@ points and bad knots become NaN rows, because an exception raised inside a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.interpolate import BSpline
 
@@ -16,6 +18,42 @@ try:  # scipy >= 1.15 (tested: 1.15 - 1.17): the compiled routine behind
     from scipy.interpolate._dierckx import data_matrix as _dierckx_data_matrix
 except ImportError:  # pragma: no cover - depends on the installed scipy
     _dierckx_data_matrix = None
+
+
+def _find_evaluate_spline():
+    """scipy's compiled ``BSpline.__call__`` routine as ``f(t, c, k, x, nu,
+    extrapolate) -> (len(x), c.shape[1])``, or None.
+
+    Private, and its signature changed: scipy 1.15 writes into a 7th
+    argument ``out``, 1.16 and 1.17 return the result. Each form is tried on
+    a tiny problem once, at import; tests check the result against the
+    public route.
+    """
+    try:
+        from scipy.interpolate._dierckx import evaluate_spline
+    except ImportError:  # pragma: no cover - depends on the installed scipy
+        return None
+    t, c, x = np.array([0.0, 0.0, 1.0, 1.0]), np.eye(2), np.array([0.25])
+    try:
+        if np.allclose(evaluate_spline(t, c, 1, x, 0, False), [[0.75, 0.25]]):
+            return evaluate_spline
+    except TypeError:  # pragma: no cover - scipy 1.15
+        pass
+
+    def with_out(t, c, k, x, nu, extrapolate):  # pragma: no cover - scipy 1.15
+        out = np.empty((x.shape[0], c.shape[1]))
+        evaluate_spline(t, c, k, x, nu, extrapolate, out)
+        return out
+
+    try:  # pragma: no cover - scipy 1.15
+        if np.allclose(with_out(t, c, 1, x, 0, False), [[0.75, 0.25]]):
+            return with_out
+    except TypeError:  # pragma: no cover
+        pass
+    return None  # pragma: no cover
+
+
+_dierckx_evaluate_spline = _find_evaluate_spline()
 
 __all__ = [
     "MAX_BANDED_BASIS",
@@ -65,22 +103,40 @@ def bad_knots(t, k):
     )
 
 
-def _slope_tables(t, k):
-    """Per-degree tables of the derivative recurrence's knot factors.
+def _slopes(t, k):
+    """The derivative recurrence's knot factors, per degree.
 
-    ``tables[p][i, j] = p / (t[i + j + p] - t[i + j])`` (0 where the span is
-    empty, i.e. repeated knots) for ``p = 1 .. k``: row ``i`` holds the ``p``
+    ``slopes[p][i] = p / (t[i + p] - t[i])`` (0 where the span is empty,
+    i.e. repeated knots) for ``p = 1 .. k``; ``slopes[0]`` is empty.
+    """
+    out = [np.zeros(0)]
+    for p in range(1, k + 1):
+        span = t[p:] - t[:-p]
+        out.append(np.divide(p, span, out=np.zeros_like(span), where=span != 0))
+    return tuple(out)
+
+
+def _slope_tables(slopes):
+    """Per-degree tables of ``_slopes``, one row per first non-zero B-spline.
+
+    ``tables[p][i, j] = slopes[p][i + j]``: row ``i`` holds the ``p``
     factors a row whose first non-zero is B-spline ``i`` needs, so raising
     the degree gathers one contiguous row per point. They depend on the
     knots only and are built once per basis.
     """
     tables = [np.zeros((0, 0))]
-    for p in range(1, k + 1):
-        span = t[p:] - t[:-p]
-        a = np.divide(p, span, out=np.zeros_like(span), where=span != 0)
+    for p, a in enumerate(slopes[1:], start=1):
         windows = np.arange(a.shape[0] - p + 1)[:, None] + np.arange(p)
         tables.append(a[windows])
     return tuple(tables)
+
+
+@functools.lru_cache(maxsize=16)
+def _identity(m):
+    """A read-only ``eye(m)``, shared: the coefficients of the small path."""
+    eye = np.eye(m)
+    eye.flags.writeable = False
+    return eye
 
 
 def _raise_derivative(vals, first, tables, p_from, p_to):
@@ -101,7 +157,10 @@ def _raise_derivative(vals, first, tables, p_from, p_to):
     for p in range(p_from + 1, p_to + 1):
         g = vals * tables[p][first]  # g[:, j] = a[first + j] B_{first + j, p-1}
         new = np.empty((n_rows, p + 1))
-        np.negative(g[:, 0], out=new[:, 0])
+        # Not np.negative(..., out=new[:, 0]): numpy (seen with 2.3.5 and
+        # 2.4.6 on x86_64) writes wrong values when the input's stride is 64
+        # bytes (float64) and the output is strided, i.e. here at p = 8.
+        new[:, 0] = -g[:, 0]
         np.subtract(g[:, :-1], g[:, 1:], out=new[:, 1:p])
         new[:, p] = g[:, -1]
         vals, first = new, first - 1
@@ -109,18 +168,27 @@ def _raise_derivative(vals, first, tables, p_from, p_to):
 
 
 def _prepare_x(x, lo, hi, extrapolate):
-    """Map ``x`` into evaluable points; return them and the NaN rows (or None)."""
+    """Map ``x`` into evaluable points; return them and the NaN rows (or None).
+
+    ``x`` is 1-D float64. The common case, every point good, is decided by
+    two reductions (NaN fails both compares): inside a callback every numpy
+    call costs about twice its usual time, and this runs on every call.
+    """
     if extrapolate == "periodic":
         with np.errstate(invalid="ignore"):
             x = lo + np.mod(x - lo, hi - lo)  # NaN and inf map to NaN
+    if x.shape[0] == 0:
+        return x, None
     if extrapolate is False:
+        if lo <= x.min() and x.max() <= hi:
+            return x, None
         bad = ~((x >= lo) & (x <= hi))  # NaN compares False: bad too
     else:
+        if -np.inf < x.min() and x.max() < np.inf:
+            return x, None
         bad = ~np.isfinite(x)
-    if not bad.any():
-        return np.ascontiguousarray(x, dtype=np.float64), None
     # Safe stand-in for the bad rows so the compiled routine sees valid input.
-    return np.ascontiguousarray(np.where(bad, lo, x), dtype=np.float64), bad
+    return np.where(bad, lo, x), bad
 
 
 class HostBasis:
@@ -150,6 +218,7 @@ class HostBasis:
         "_lo",
         "_hi",
         "_tables",
+        "_dense_slopes",
         "_use_private",
     )
 
@@ -159,8 +228,17 @@ class HostBasis:
         self.n_basis = self.t.shape[0] - k - 1
         self.extrapolate = extrapolate
         self._lo, self._hi = self.t[k], self.t[self.n_basis]
-        self._tables = _slope_tables(self.t, k)
+        slopes = _slopes(self.t, k)
+        self._tables = _slope_tables(slopes)
+        # Dense raising (``_levels_small``): the degree p - 1 columns are
+        # B-splines k - p + 1 .. n_basis - 1 of the full knot vector.
+        self._dense_slopes = tuple(
+            a[k - p + 1 : self.n_basis] for p, a in enumerate(slopes)
+        )
         self._use_private = use_private
+
+    def _prepare(self, x):
+        return _prepare_x(x, self._lo, self._hi, self.extrapolate)
 
     def _dm(self, x, t, p):
         extrap = self.extrapolate is True
@@ -207,8 +285,8 @@ class HostBasis:
             Rows that are NaN (outside the base interval without
             extrapolation, NaN or infinite ``x``).
         """
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+        x_eval, bad = self._prepare(x)
         vals, first = self._compact(x_eval, bad, nu)
         return vals, first, np.zeros(x.shape, bool) if bad is None else bad
 
@@ -230,12 +308,12 @@ class HostBasis:
             ``first`` as a float (exact: ``n_basis < 2**24``). Rows that
             the NaN policy makes all NaN are NaN throughout.
         """
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         width = self.k + 1
         out = np.empty((x.shape[0], len(nus) * width + 1), dtype)
         if x.shape[0] == 0:
             return out
-        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        x_eval, bad = self._prepare(x)
         for i, nu in enumerate(nus):
             # bad=None: bad rows are overwritten below, no value copy here.
             vals, first = self._compact(x_eval, None, nu)
@@ -256,12 +334,27 @@ class HostBasis:
         routine, which is several times faster than evaluating a spline with
         identity coefficients. The output is written directly in ``dtype``
         (float32 when JAX runs without x64), so no cast copy follows.
+        Small outputs (``n * n_basis <= SMALL_DENSE``) take a shorter route
+        with the same values (``_levels_small``).
         """
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
         if n_rows == 0:
             return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
-        x_eval, bad = _prepare_x(x, self._lo, self._hi, self.extrapolate)
+        if (
+            n_rows * n_basis <= SMALL_DENSE
+            and self._use_private
+            and _dierckx_evaluate_spline is not None
+        ):
+            if self.extrapolate is False and max(nus) <= k:
+                # scipy's evaluation already gives NaN rows for NaN, inf and
+                # outside points here: the policy's, with no pass to find them.
+                out = self._levels_small(x, None, nus, dtype)
+            else:
+                out = self._levels_small(*self._prepare(x), nus, dtype)
+            if out is not None:
+                return out
+        x_eval, bad = self._prepare(x)
         # Flat offsets of each row's k + 1 non-zeros in the dense output.
         row_start = np.arange(0, n_rows * n_basis, n_basis)
         out = []
@@ -283,6 +376,51 @@ class HostBasis:
             out.append(dense)
         return tuple(out)
 
+    def _levels_small(self, x_eval, bad, nus, dtype):
+        """``levels`` for small outputs, or None (then the banded route runs).
+
+        At a few thousand entries the banded route's dozen numpy calls cost
+        more than the arithmetic, and inside a callback (a cold cache on
+        XLA's callback thread) each costs about twice its usual time. Here
+        scipy's compiled spline evaluation writes the dense degree ``k - nu``
+        rows in one call (identity coefficients), and the derivative steps
+        are the banded route's products applied to whole columns: the values
+        are the banded route's, bit for bit (up to the sign of zeros).
+        """
+        t, k, n_basis = self.t, self.k, self.n_basis
+        extrap = self.extrapolate is True
+        n_rows = x_eval.shape[0]
+        out = []
+        for nu in nus:
+            if nu > k:
+                out.append(np.zeros((n_rows, n_basis), dtype))
+            else:
+                # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t), as in _compact.
+                low = t[nu : t.shape[0] - nu]
+                vals = _dierckx_evaluate_spline(
+                    low, _identity(n_basis - nu), k - nu, x_eval, 0, extrap
+                )
+                if extrap and not np.isfinite(vals).all():
+                    # Overflow far outside: 0 * inf in the identity product
+                    # would put NaN where the banded route has zeros.
+                    return None
+                for p in range(k - nu + 1, k + 1):
+                    # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}.
+                    g = vals * self._dense_slopes[p]
+                    vals = np.empty((n_rows, g.shape[1] + 1))
+                    vals[:, 0] = -g[:, 0]  # not np.negative(out=): see above
+                    np.subtract(g[:, :-1], g[:, 1:], out=vals[:, 1:-1])
+                    vals[:, -1] = g[:, -1]
+                out.append(vals.astype(dtype, copy=False))
+            if bad is not None:
+                out[-1][bad] = np.nan
+        return tuple(out)
+
+
+#: Largest ``n * n_basis`` that ``HostBasis.levels`` evaluates through
+#: ``_levels_small`` (measured crossover with the banded route: see
+#: ``benchmarks/basis.py``).
+SMALL_DENSE = 4096
 
 _SMALL = 2048
 

@@ -150,6 +150,76 @@ def test_host_levels_match_scipy(n, dtype):
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
 
 
+def _route_cases():
+    rng = np.random.default_rng(11)
+    for k in range(10):
+        yield f"uniform-k{k}", bc.uniform_knots(0.0, 1.0, 12, k), k
+        inner = np.r_[0.2, [0.5] * max(k, 1), 0.7]
+        yield f"repeated-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k
+        yield f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 8)), k
+
+
+@pytest.mark.parametrize("extrapolate", EXTRAPOLATE)
+@pytest.mark.parametrize("name,t,k", list(_route_cases()), ids=lambda v: str(v))
+def test_host_small_route_equals_banded_route_bit_for_bit(name, t, k, extrapolate):
+    """Small outputs take ``_levels_small`` (scipy's compiled evaluation with
+    identity coefficients, dense raising); the values must be the banded
+    route's exactly, so that a result never depends on how many points came
+    with it. Degrees 8 and 9 also pin numpy's strided ``np.negative``
+    bug, which made the raising step wrong at p = 8."""
+    rng = np.random.default_rng(k)
+    x = rng.uniform(t[0] - 0.3, t[-1] + 0.3, 40)
+    x[:6] = [np.nan, np.inf, -np.inf, t[k], t[-k - 1], t[k + 1]]
+    host = _host.HostBasis(t, k, extrapolate)
+    nus = tuple(range(k + 3))
+    assert x.size * host.n_basis <= _host.SMALL_DENSE
+    for dtype in (np.float64, np.float32):
+        small = host.levels(x, nus, dtype=dtype)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_host, "SMALL_DENSE", 0)  # force the banded route
+            banded = host.levels(x, nus, dtype=dtype)
+        for nu, (a, b) in enumerate(zip(small, banded, strict=True)):
+            assert a.dtype == dtype
+            np.testing.assert_array_equal(a, b, err_msg=f"nu={nu}")
+    # Up to nu = k + 1 only: scipy 1.15 corrupts memory past that.
+    for nu, got in enumerate(host.levels(x, nus[:-1])):
+        assert_close(got, scipy_basis(x, t, k, nu, extrapolate), dtype=np.float64)
+
+
+@pytest.mark.parametrize("k", [8, 9])
+@pytest.mark.parametrize("n", [20, 3000])  # small route, banded route
+def test_host_high_degree_derivatives_match_scipy(k, n):
+    """numpy's ``np.negative`` (2.3.5, 2.4.6) with a 64-byte input stride and a strided
+    ``out`` writes wrong values; the raising step hit it at p = 8 (degree 8
+    and 9 derivatives 94% off). Checked against scipy on both routes."""
+    t = bc.uniform_knots(0.0, 1.0, 20, k)
+    x = np.linspace(0.01, 0.99, n)
+    levels = _host.HostBasis(t, k).levels(x, tuple(range(k + 2)))
+    for nu, got in enumerate(levels):
+        assert_close(got, scipy_basis(x, t, k, nu), dtype=np.float64)
+
+
+def test_host_small_route_falls_back(monkeypatch):
+    """Without scipy's private evaluation, or when extrapolating so far out
+    that the basis overflows (identity coefficients would turn 0 * inf into
+    NaN off the band), the banded route answers, with its values."""
+    t = bc.uniform_knots(0.0, 1.0, 10, 7)
+    x = np.array([0.3, 1e60, -1e60, 0.7])
+    host = _host.HostBasis(t, 7, True)
+    x_eval, bad = _host._prepare_x(x, host._lo, host._hi, True)
+    assert host._levels_small(x_eval, bad, (0, 1), np.float64) is None
+    got = host.levels(x, (0, 1))
+    monkeypatch.setattr(_host, "SMALL_DENSE", 0)
+    expected = host.levels(x, (0, 1))
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isinf(got[0][1]).any()  # the overflow reached the output
+    monkeypatch.setattr(_host, "SMALL_DENSE", 4096)
+    monkeypatch.setattr(_host, "_dierckx_evaluate_spline", None)
+    for a, b in zip(host.levels(x[[0, 3]], (0, 1)), expected, strict=True):
+        np.testing.assert_array_equal(a, b[[0, 3]])
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_host_banded_matches_dense_levels(dtype):
     """The banded rows ``bspline`` ships equal the dense levels, NaN rows too."""
