@@ -405,12 +405,22 @@ class HostBasis:
                     # would put NaN where the banded route has zeros.
                     return None
                 for p in range(k - nu + 1, k + 1):
-                    # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}.
-                    g = vals * self._dense_slopes[p]
-                    vals = np.empty((n_rows, g.shape[1] + 1))
-                    vals[:, 0] = -g[:, 0]  # not np.negative(out=): see above
-                    np.subtract(g[:, :-1], g[:, 1:], out=vals[:, 1:-1])
-                    vals[:, -1] = g[:, -1]
+                    # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}: with
+                    # g = a B zero-padded at both ends, one difference of
+                    # neighbours (the banded route's -g[0], g[j-1] - g[j],
+                    # g[-1], up to the sign of zero). The last step writes
+                    # the output dtype directly (float64 arithmetic).
+                    g = np.zeros((n_rows, vals.shape[1] + 2))
+                    np.multiply(vals, self._dense_slopes[p], out=g[:, 1:-1])
+                    last = p == k
+                    vals = np.subtract(
+                        g[:, :-1],
+                        g[:, 1:],
+                        out=np.empty(
+                            (n_rows, g.shape[1] - 1), dtype if last else g.dtype
+                        ),
+                        casting="same_kind",
+                    )
                 out.append(vals.astype(dtype, copy=False))
             if bad is not None:
                 out[-1][bad] = np.nan
