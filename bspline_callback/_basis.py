@@ -557,13 +557,26 @@ def bspline(
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
     vals, start = _compact(spec, x, nu, ops)
-    # A sum of band products, elementwise over the points: XLA fuses it
-    # into one pass, where an einsum over the band (a batched dot of k + 1
-    # terms per point) is a slow library call on CPU. Trailing axes of c
-    # are kept as they are: flattening them (to (n, 1) for a 1-D c) sends
-    # the caller's reductions of the result down a slow path too.
+    # One gather per point of a row of k + 1 consecutive coefficients (a
+    # small (n_basis, ..., k + 1) table of c's windows, built per call),
+    # where k + 1 gathers of c would each be a pass over the points.
+    idx = jnp.arange(n_basis)
+    windows = jnp.stack([take_clipped(c, idx + j) for j in range(len(vals))], -1)
+    rows = take_clipped(windows, start)  # (*x.shape, *c.shape[1:], k + 1)
+    # A sum of band products, elementwise over the points: an einsum over
+    # the band (a batched dot of k + 1 terms per point) is a slow library
+    # call on XLA's CPU backend. Trailing axes of c are kept as they are:
+    # flattening them (to (n, 1) for a 1-D c) sends the caller's reductions
+    # of the result down a slow path too.
     lead = (...,) + (None,) * (c.ndim - 1)
-    return sum(v[lead] * take_clipped(c, start + j) for j, v in enumerate(vals))
+    res = sum(v[lead] * rows[..., j] for j, v in enumerate(vals))
+    # An identity, values and derivatives alike (NaN rows stay NaN; both
+    # branches carry res's tangent and cotangent), that ends in a select:
+    # XLA's CPU backend otherwise pulls the products into the caller's
+    # jnp.sum, a library fusion that needs each band array written out
+    # first (k + 1 passes more); behind a select, band and products are
+    # one pass.
+    return jnp.where(jnp.isnan(res), res + jnp.nan, res)
 
 
 def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[tuple, jax.Array]:
