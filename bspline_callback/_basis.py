@@ -560,8 +560,8 @@ def bspline(
     # One gather per point of a row of k + 1 consecutive coefficients (a
     # small (n_basis, ..., k + 1) table of c's windows, built per call),
     # where k + 1 gathers of c would each be a pass over the points.
-    idx = jnp.arange(n_basis)
-    windows = jnp.stack([take_clipped(c, idx + j) for j in range(len(vals))], -1)
+    band = jnp.arange(n_basis)[:, None] + jnp.arange(len(vals))
+    windows = jnp.moveaxis(take_clipped(c, band), 1, -1)  # (n_basis, ..., k + 1)
     rows = take_clipped(windows, start)  # (*x.shape, *c.shape[1:], k + 1)
     # A sum of band products, elementwise over the points: an einsum over
     # the band (a batched dot of k + 1 terms per point) is a slow library

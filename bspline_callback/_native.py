@@ -85,19 +85,26 @@ class SpanBins:
     def build(cls, t, k, max_steps=3):
         """The ``SpanBins`` of float64 knots ``t``, or None when some bin
         would need more than ``max_steps`` knot compares (knots far from
-        uniform: the caller then compares with every knot)."""
+        uniform: the caller then compares with every knot).
+
+        The fewest compares win (XLA's CPU backend repeats the search once
+        per gathered table column, so a compare saved is saved 13 times
+        for a cubic), then the fewest bins: 1 compare with up to 16 bins
+        per span (uniform knots need 4), else 2, else 3.
+        """
         n = t.shape[0] - k - 1
         lo, hi = _end_spans(t, k)
         a, b = t[k], t[n]
         n_spans = int(hi - lo + 1)
-        for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
-            edges = a + (b - a) * np.arange(m + 1) / m
-            span = np.clip(np.searchsorted(t, edges, side="right") - 1, lo, hi)
-            bins = np.arange(m)
-            base = span[np.maximum(bins - 1, 0)]
-            steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
-            if steps <= max_steps:
-                return cls(a, (b - a) / m, base.astype(np.int32), steps)
+        for target in range(1, max_steps + 1):
+            for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
+                edges = a + (b - a) * np.arange(m + 1) / m
+                span = np.clip(np.searchsorted(t, edges, side="right") - 1, lo, hi)
+                bins = np.arange(m)
+                base = span[np.maximum(bins - 1, 0)]
+                steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
+                if steps <= target:
+                    return cls(a, (b - a) / m, base.astype(np.int32), steps)
         return None
 
     def __call__(self, x, t, t_lo):
