@@ -62,6 +62,7 @@ def _concrete_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
         host=host,
         feature_shape=(basis.n_basis,),
         name="design_matrix",
+        checked=True,  # HostBasis writes the declared shapes and dtype
         **_band_fields(banded, basis.n_basis, k),
     )
 
@@ -174,6 +175,7 @@ def _traced_spec(
         op_core_ndims=(1,),
         op_grad_error=_KNOT_GRAD_ERROR.format(func=func, t_name=t_name),
         name=func,
+        checked=True,  # as _concrete_spec's, NaN rows included
         **_band_fields(banded, n_knots - k - 1, k),
     )
 

@@ -219,6 +219,7 @@ class HostBasis:
         "_hi",
         "_tables",
         "_dense_slopes",
+        "_trimmed",
         "_use_private",
     )
 
@@ -235,6 +236,10 @@ class HostBasis:
         self._dense_slopes = tuple(
             a[k - p + 1 : self.n_basis] for p, a in enumerate(slopes)
         )
+        # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t): the knots whose
+        # degree k - nu basis ``_compact`` and ``_levels_small`` raise.
+        nt = self.t.shape[0]
+        self._trimmed = tuple(self.t[nu : nt - nu] for nu in range(k + 1))
         self._use_private = use_private
 
     def _prepare(self, x):
@@ -257,8 +262,7 @@ class HostBasis:
         else:
             # Degree k - nu B-splines on t trimmed by nu knots at each end
             # have the same base interval and spans as degree k on t, and
-            # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t).
-            low, first = self._dm(x_eval, t[nu : t.shape[0] - nu], k - nu)
+            low, first = self._dm(x_eval, self._trimmed[nu], k - nu)
             vals, first = _raise_derivative(low, first + nu, self._tables, k - nu, k)
         if bad is not None:
             vals = np.array(vals, dtype=np.float64)  # never write into scipy's buffer
@@ -341,11 +345,7 @@ class HostBasis:
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
         if n_rows == 0:
             return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
-        if (
-            n_rows * n_basis <= SMALL_DENSE
-            and self._use_private
-            and _dierckx_evaluate_spline is not None
-        ):
+        if self._small_route(n_rows):
             if self.extrapolate is False and max(nus) <= k:
                 # scipy's evaluation already gives NaN rows for NaN, inf and
                 # outside points here: the policy's, with no pass to find them.
@@ -376,6 +376,18 @@ class HostBasis:
             out.append(dense)
         return tuple(out)
 
+    def _small_route(self, n_rows):
+        """Whether ``levels`` takes ``_levels_small`` for ``n_rows`` points:
+        up to ``SMALL_DENSE`` output entries, and up to ``SMALL_ROWS`` rows
+        for bases of at most 16 functions (measured crossovers with the
+        banded route: ``python benchmarks/basis.py --routes``)."""
+        if not self._use_private or _dierckx_evaluate_spline is None:
+            return False
+        n_basis = self.n_basis
+        return n_rows * n_basis <= SMALL_DENSE or (
+            n_basis <= 16 and n_rows <= SMALL_ROWS
+        )
+
     def _levels_small(self, x_eval, bad, nus, dtype):
         """``levels`` for small outputs, or None (then the banded route runs).
 
@@ -387,7 +399,7 @@ class HostBasis:
         are the banded route's products applied to whole columns: the values
         are the banded route's, bit for bit (up to the sign of zeros).
         """
-        t, k, n_basis = self.t, self.k, self.n_basis
+        k, n_basis = self.k, self.n_basis
         extrap = self.extrapolate is True
         n_rows = x_eval.shape[0]
         out = []
@@ -395,10 +407,13 @@ class HostBasis:
             if nu > k:
                 out.append(np.zeros((n_rows, n_basis), dtype))
             else:
-                # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t), as in _compact.
-                low = t[nu : t.shape[0] - nu]
                 vals = _dierckx_evaluate_spline(
-                    low, _identity(n_basis - nu), k - nu, x_eval, 0, extrap
+                    self._trimmed[nu],
+                    _identity(n_basis - nu),
+                    k - nu,
+                    x_eval,
+                    0,
+                    extrap,
                 )
                 if extrap and not np.isfinite(vals).all():
                     # Overflow far outside: 0 * inf in the identity product
@@ -427,10 +442,11 @@ class HostBasis:
         return tuple(out)
 
 
-#: Largest ``n * n_basis`` that ``HostBasis.levels`` evaluates through
-#: ``_levels_small`` (measured crossover with the banded route: see
-#: ``benchmarks/basis.py``).
+#: ``HostBasis.levels`` evaluates through ``_levels_small`` up to this many
+#: output entries (``n * n_basis``), or up to ``SMALL_ROWS`` points for bases
+#: of at most 16 functions (``HostBasis._small_route``).
 SMALL_DENSE = 4096
+SMALL_ROWS = 2048
 
 _SMALL = 2048
 

@@ -150,6 +150,10 @@ def test_host_levels_match_scipy(n, dtype):
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
 
 
+def _never(self, n_rows):
+    return False  # force the banded route
+
+
 def _route_cases():
     rng = np.random.default_rng(11)
     for k in range(10):
@@ -172,11 +176,11 @@ def test_host_small_route_equals_banded_route_bit_for_bit(name, t, k, extrapolat
     x[:6] = [np.nan, np.inf, -np.inf, t[k], t[-k - 1], t[k + 1]]
     host = _host.HostBasis(t, k, extrapolate)
     nus = tuple(range(k + 3))
-    assert x.size * host.n_basis <= _host.SMALL_DENSE
+    assert host._small_route(x.size)
     for dtype in (np.float64, np.float32):
         small = host.levels(x, nus, dtype=dtype)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_host, "SMALL_DENSE", 0)  # force the banded route
+            mp.setattr(_host.HostBasis, "_small_route", _never)
             banded = host.levels(x, nus, dtype=dtype)
         for nu, (a, b) in enumerate(zip(small, banded, strict=True)):
             assert a.dtype == dtype
@@ -194,7 +198,9 @@ def test_host_high_degree_derivatives_match_scipy(k, n):
     and 9 derivatives 94% off). Checked against scipy on both routes."""
     t = bc.uniform_knots(0.0, 1.0, 20, k)
     x = np.linspace(0.01, 0.99, n)
-    levels = _host.HostBasis(t, k).levels(x, tuple(range(k + 2)))
+    host = _host.HostBasis(t, k)
+    assert host._small_route(n) == (n == 20)
+    levels = host.levels(x, tuple(range(k + 2)))
     for nu, got in enumerate(levels):
         assert_close(got, scipy_basis(x, t, k, nu), dtype=np.float64)
 
@@ -208,14 +214,16 @@ def test_host_small_route_falls_back(monkeypatch):
     host = _host.HostBasis(t, 7, True)
     x_eval, bad = _host._prepare_x(x, host._lo, host._hi, True)
     assert host._levels_small(x_eval, bad, (0, 1), np.float64) is None
+    assert host._small_route(x.size)
     got = host.levels(x, (0, 1))
-    monkeypatch.setattr(_host, "SMALL_DENSE", 0)
-    expected = host.levels(x, (0, 1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_host.HostBasis, "_small_route", _never)
+        expected = host.levels(x, (0, 1))
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
     assert np.isinf(got[0][1]).any()  # the overflow reached the output
-    monkeypatch.setattr(_host, "SMALL_DENSE", 4096)
     monkeypatch.setattr(_host, "_dierckx_evaluate_spline", None)
+    assert not host._small_route(2)
     for a, b in zip(host.levels(x[[0, 3]], (0, 1)), expected, strict=True):
         np.testing.assert_array_equal(a, b[[0, 3]])
 
