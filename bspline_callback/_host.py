@@ -131,6 +131,18 @@ def _slope_tables(slopes):
     return tuple(tables)
 
 
+def _raise_matrix(a):
+    """``R`` with ``(B @ R)[:, j] = a[j-1] B[:, j-1] - a[j] B[:, j]``: one
+    raising step (``_raise_derivative``) as spline coefficients, shape
+    ``(len(a), len(a) + 1)``."""
+    m = a.shape[0]
+    r = np.zeros((m, m + 1))
+    r[np.arange(m), np.arange(m)] = -a
+    r[np.arange(m), np.arange(1, m + 1)] = a
+    r.flags.writeable = False
+    return r
+
+
 @functools.lru_cache(maxsize=16)
 def _identity(m):
     """A read-only ``eye(m)``, shared: the coefficients of the small path."""
@@ -220,6 +232,7 @@ class HostBasis:
         "_tables",
         "_dense_slopes",
         "_trimmed",
+        "_raise_coef",
         "_use_private",
     )
 
@@ -241,6 +254,14 @@ class HostBasis:
         nt = self.t.shape[0]
         self._trimmed = tuple(self.t[nu : nt - nu] for nu in range(k + 1))
         self._use_private = use_private
+        # Coefficients that make scipy's evaluation of the degree k - nu
+        # basis apply the first raising step too (``_levels_small``); small
+        # bases only (a (n_basis - nu, n_basis - nu + 1) matrix per nu).
+        self._raise_coef = None
+        if self.n_basis <= _RAISE_COEF_MAX_BASIS:
+            self._raise_coef = (None,) + tuple(
+                _raise_matrix(self._dense_slopes[k - nu + 1]) for nu in range(1, k + 1)
+            )
 
     def _prepare(self, x):
         return _prepare_x(x, self._lo, self._hi, self.extrapolate)
@@ -384,6 +405,8 @@ class HostBasis:
         if not self._use_private or _dierckx_evaluate_spline is None:
             return False
         n_basis = self.n_basis
+        if n_basis > SMALL_MAX_BASIS:
+            return False
         return n_rows * n_basis <= SMALL_DENSE or (
             n_basis <= 16 and n_rows <= SMALL_ROWS
         )
@@ -407,19 +430,20 @@ class HostBasis:
             if nu > k:
                 out.append(np.zeros((n_rows, n_basis), dtype))
             else:
+                coef, first_step = _identity(n_basis - nu), k - nu + 1
+                if nu and self._raise_coef is not None:
+                    # The first raising step as the coefficients: column j
+                    # sums a_{j-1} B_{j-1} and -a_j B_j, the same products
+                    # and difference as below, so the same values.
+                    coef, first_step = self._raise_coef[nu], k - nu + 2
                 vals = _dierckx_evaluate_spline(
-                    self._trimmed[nu],
-                    _identity(n_basis - nu),
-                    k - nu,
-                    x_eval,
-                    0,
-                    extrap,
+                    self._trimmed[nu], coef, k - nu, x_eval, 0, extrap
                 )
                 if extrap and not np.isfinite(vals).all():
-                    # Overflow far outside: 0 * inf in the identity product
-                    # would put NaN where the banded route has zeros.
+                    # Overflow far outside: 0 * inf in the coefficient
+                    # product would put NaN where the banded route has 0.
                     return None
-                for p in range(k - nu + 1, k + 1):
+                for p in range(first_step, k + 1):
                     # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}: with
                     # g = a B zero-padded at both ends, one difference of
                     # neighbours (the banded route's -g[0], g[j-1] - g[j],
@@ -447,6 +471,11 @@ class HostBasis:
 #: of at most 16 functions (``HostBasis._small_route``).
 SMALL_DENSE = 4096
 SMALL_ROWS = 2048
+#: Largest basis the small route takes (its identity coefficients are
+#: ``n_basis**2`` floats), and the largest with precomputed raising
+#: coefficients (``HostBasis._raise_coef``).
+SMALL_MAX_BASIS = 256
+_RAISE_COEF_MAX_BASIS = 64
 
 _SMALL = 2048
 
