@@ -28,10 +28,13 @@ largest difference in values), both as ``bspline`` runs it (banded: the
 k + 1 non-zeros per row and their first column) and as ``design_matrix``
 runs it (dense output, ``HostBasis.levels``), and the
 dense host function against filling a dense output of 200 columns.
-Run: ``python benchmarks/basis.py [--quick]``.
+A third table (``--routes`` prints only it) times the host's two dense
+routes against each other around the crossover ``HostBasis._small_route``
+uses. Run: ``python benchmarks/basis.py [--quick | --routes]``.
 """
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -185,10 +188,67 @@ def host_by_nu(n, n_basis):
     )
 
 
+class _BandedOnly(_host.HostBasis):
+    """A ``HostBasis`` whose ``levels`` always takes the banded route."""
+
+    __slots__ = ()
+
+    def _small_route(self, n_rows, derivative=True):
+        return False
+
+
+def route_table():
+    """The host's two dense routes side by side (``HostBasis._small_route``
+    picks one): scipy's compiled evaluation with identity (and raising)
+    coefficients against the banded route (design-matrix rows scattered
+    into zeros), value and value-and-first-derivative levels, float32."""
+    k = 3
+    print(
+        "\nHost routes, cubic, float32, µs (small: _levels_small; banded: the "
+        "scatter of design-matrix rows); the route levels() takes:\n"
+    )
+    print(
+        "| n_basis | n | n * n_basis | small (0,) | banded (0,) | small (0, 1) "
+        "| banded (0, 1) | banded / small (0, 1) | levels() takes (0,) / (0, 1) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for nb in (10, 16, 50, 200):
+        t = bc.uniform_knots(0.0, 1.0, nb, k)
+        host, banded = _host.HostBasis(t, k), _BandedOnly(t, k)
+        for n in (10, 100, 300, 1000, 3000):
+            x = np.random.default_rng(2).uniform(0.0, 1.0, n)
+            fns = {}
+            for nus in ((0,), (0, 1)):
+                fns[f"small {nus}"] = functools.partial(
+                    host._levels_small, x, None, nus, np.float32
+                )
+                fns[f"banded {nus}"] = functools.partial(
+                    banded.levels, x, nus, dtype=np.float32
+                )
+            r = {key: v * 1e6 for key, v in bench(fns, min_time=0.05).items()}
+            route = "/".join(
+                "small" if host._small_route(n, d) else "banded" for d in (0, 1)
+            )
+            print(
+                f"| {nb} | {n} | {n * nb} | {r['small (0,)']:.0f} "
+                f"| {r['banded (0,)']:.0f} | {r['small (0, 1)']:.0f} "
+                f"| {r['banded (0, 1)']:.0f} "
+                f"| {r['banded (0, 1)'] / r['small (0, 1)']:.2f} | {route} |",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    parser.add_argument(
+        "--routes", action="store_true", help="only the host routes' crossover table"
+    )
     args = parser.parse_args()
+    if args.routes:
+        print(machine_line())
+        route_table()
+        return
     sizes = [10, 1000] if args.quick else [10, 1000, 100_000]
     widths = [10, 50] if args.quick else [10, 50, 200]
     print(machine_line() + "\n")
@@ -213,6 +273,8 @@ def main():
                 flush=True,
             )
     host_by_nu(10_000 if args.quick else 100_000, 50)
+    if not args.quick:
+        route_table()
 
 
 if __name__ == "__main__":

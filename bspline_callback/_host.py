@@ -366,7 +366,7 @@ class HostBasis:
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
         if n_rows == 0:
             return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
-        if self._small_route(n_rows):
+        if self._small_route(n_rows, max(nus) > 0):
             if self.extrapolate is False and max(nus) <= k:
                 # scipy's evaluation already gives NaN rows for NaN, inf and
                 # outside points here: the policy's, with no pass to find them.
@@ -397,19 +397,21 @@ class HostBasis:
             out.append(dense)
         return tuple(out)
 
-    def _small_route(self, n_rows):
+    def _small_route(self, n_rows, derivative=True):
         """Whether ``levels`` takes ``_levels_small`` for ``n_rows`` points:
-        up to ``SMALL_DENSE`` output entries, and up to ``SMALL_ROWS`` rows
-        for bases of at most 16 functions (measured crossovers with the
-        banded route: ``python benchmarks/basis.py --routes``)."""
+        up to ``SMALL_DENSE`` output entries (``n * n_basis``), twice that
+        for derivative levels of bases with raising coefficients (measured
+        crossovers with the banded route: ``python benchmarks/basis.py
+        --routes``). ``derivative``: some requested ``nu > 0``."""
         if not self._use_private or _dierckx_evaluate_spline is None:
             return False
         n_basis = self.n_basis
         if n_basis > SMALL_MAX_BASIS:
             return False
-        return n_rows * n_basis <= SMALL_DENSE or (
-            n_basis <= 16 and n_rows <= SMALL_ROWS
-        )
+        limit = SMALL_DENSE
+        if derivative and self._raise_coef is not None:
+            limit *= 2
+        return n_rows * n_basis <= limit
 
     def _levels_small(self, x_eval, bad, nus, dtype):
         """``levels`` for small outputs, or None (then the banded route runs).
@@ -467,10 +469,8 @@ class HostBasis:
 
 
 #: ``HostBasis.levels`` evaluates through ``_levels_small`` up to this many
-#: output entries (``n * n_basis``), or up to ``SMALL_ROWS`` points for bases
-#: of at most 16 functions (``HostBasis._small_route``).
-SMALL_DENSE = 4096
-SMALL_ROWS = 2048
+#: output entries (``n * n_basis``; see ``HostBasis._small_route``).
+SMALL_DENSE = 8192
 #: Largest basis the small route takes (its identity coefficients are
 #: ``n_basis**2`` floats), and the largest with precomputed raising
 #: coefficients (``HostBasis._raise_coef``).

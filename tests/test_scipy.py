@@ -150,7 +150,7 @@ def test_host_levels_match_scipy(n, dtype):
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
 
 
-def _never(self, n_rows):
+def _never(self, n_rows, derivative=True):
     return False  # force the banded route
 
 
