@@ -359,8 +359,8 @@ class HostBasis:
         routine, which is several times faster than evaluating a spline with
         identity coefficients. The output is written directly in ``dtype``
         (float32 when JAX runs without x64), so no cast copy follows.
-        Small outputs (``n * n_basis <= SMALL_DENSE``) take a shorter route
-        with the same values (``_levels_small``).
+        Small outputs (``_small_route``) take a shorter route with the same
+        values (``_levels_small``).
         """
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
@@ -418,11 +418,19 @@ class HostBasis:
 
         At a few thousand entries the banded route's dozen numpy calls cost
         more than the arithmetic, and inside a callback (a cold cache on
-        XLA's callback thread) each costs about twice its usual time. Here
-        scipy's compiled spline evaluation writes the dense degree ``k - nu``
-        rows in one call (identity coefficients), and the derivative steps
-        are the banded route's products applied to whole columns: the values
-        are the banded route's, bit for bit (up to the sign of zeros).
+        XLA's callback thread) the first of them cost two to three times
+        their usual time. Here scipy's compiled spline evaluation writes the
+        dense degree ``k - nu`` rows in one call: with identity
+        coefficients, or (``nu >= 1``, bases up to 64 functions) with the
+        first derivative step as the coefficients (``_raise_matrix``). Any
+        further derivative steps are the banded route's products applied to
+        whole columns. Either way the values are the banded route's, bit for
+        bit (up to the sign of zeros): the same products, summed in the same
+        order, with exact zeros for the columns off the band.
+
+        ``x_eval`` is 1-D float64; ``bad`` the NaN rows or None (then
+        scipy's own NaN rows stand, as ``levels`` arranges). Returns a
+        tuple of ``(n, n_basis)`` arrays of ``dtype``, one per ``nu``.
         """
         k, n_basis = self.k, self.n_basis
         extrap = self.extrapolate is True
