@@ -1,11 +1,13 @@
 """Fuzzing (hypothesis, derandomized in CI): random knot vectors and points.
 
 Knots: non-uniform, interior repeats up to multiplicity k + 1, clamped or
-not, degrees 0..7, scaled so that the base interval spans 1e-8 to 1e8 and
+not, degrees 0..9, scaled so that the base interval spans 1e-8 to 1e8 and
 offset from zero. Points: inside, on knots, on both ends, outside, NaN,
 +-inf, empty and n-D. Invariants: agreement with scipy at the points as JAX
 sees them (rounded to its float dtype), partition of unity, NaN rows exactly
-where the policy says, traced equal to concrete, and nothing raises.
+where the policy says, traced equal to concrete, and nothing raises. The
+callback fuzz draws the host route too (``HostBasis._small_route``: few
+points take the small route unless forced onto the banded one).
 """
 
 import jax
@@ -16,11 +18,12 @@ from helpers import RTOL, assert_close, float_dtype, scipy_basis
 from hypothesis import given, settings, strategies as st
 
 import bspline_callback as bc
+from bspline_callback import _host
 
 
 @st.composite
 def knot_vectors(draw):
-    k = draw(st.integers(0, 7))
+    k = draw(st.integers(0, 9))
     # Interior knots in (0, 1): from a coarse grid (so that repeats happen)
     # or anywhere; each value kept at most k + 1 times.
     grid = np.linspace(0.0, 1.0, 9)[1:-1]
@@ -107,9 +110,19 @@ def _check(B, xr, t, k, nu, scale=1.0):
         )
 
 
-@given(cases())
-def test_fuzz_callback_matches_scipy(case):
-    t, k, x, nu = case
+def _banded_only(self, n_rows, derivative=True):
+    return False
+
+
+@given(cases(), st.booleans())
+def test_fuzz_callback_matches_scipy(case, banded):
+    with pytest.MonkeyPatch.context() as mp:
+        if banded:
+            mp.setattr(_host.HostBasis, "_small_route", _banded_only)
+        _fuzz_callback(*case)
+
+
+def _fuzz_callback(t, k, x, nu):
     # Concrete numpy float64 points are evaluated at full precision (only
     # the output is in JAX's dtype).
     _check(bc.design_matrix(x, t, k, nu=nu), x, t, k, nu)
