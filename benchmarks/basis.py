@@ -258,6 +258,9 @@ def main():
         "| interpax vg / jit vg |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    # A discarded warm-up case: the first timings of a process (thread
+    # pools, allocator, CPU clocks) run slow and would skew the first row.
+    case(sizes[0], widths[0], True)
     for n in sizes:
         for nb in widths:
             r = {key: v * 1e6 for key, v in case(n, nb, args.quick).items()}

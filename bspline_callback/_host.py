@@ -143,6 +143,13 @@ def _raise_matrix(a):
     return r
 
 
+@functools.lru_cache(maxsize=64)
+def _raise_coefficients(slopes):
+    """``_raise_matrix`` of the float64 slopes given as bytes, shared and
+    bounded (64 matrices of at most 256 x 257 floats)."""
+    return _raise_matrix(np.frombuffer(slopes))
+
+
 @functools.lru_cache(maxsize=16)
 def _identity(m):
     """A read-only ``eye(m)``, shared: the coefficients of the small path."""
@@ -254,14 +261,13 @@ class HostBasis:
         nt = self.t.shape[0]
         self._trimmed = tuple(self.t[nu : nt - nu] for nu in range(k + 1))
         self._use_private = use_private
-        # Coefficients that make scipy's evaluation of the degree k - nu
-        # basis apply the first raising step too (``_levels_small``); small
-        # bases only (a (n_basis - nu, n_basis - nu + 1) matrix per nu).
-        self._raise_coef = None
-        if self.n_basis <= _RAISE_COEF_MAX_BASIS:
-            self._raise_coef = (None,) + tuple(
-                _raise_matrix(self._dense_slopes[k - nu + 1]) for nu in range(1, k + 1)
-            )
+        # Keys of the coefficients that make scipy's evaluation of the
+        # degree k - nu basis apply the first raising step too
+        # (``_raise_coefficients``, built on first use in a bounded shared
+        # cache: a (n_basis - nu, n_basis - nu + 1) matrix per nu).
+        self._raise_coef = (None,) + tuple(
+            self._dense_slopes[k - nu + 1].tobytes() for nu in range(1, k + 1)
+        )
 
     def _prepare(self, x):
         return _prepare_x(x, self._lo, self._hi, self.extrapolate)
@@ -400,7 +406,7 @@ class HostBasis:
     def _small_route(self, n_rows, derivative=True):
         """Whether ``levels`` takes ``_levels_small`` for ``n_rows`` points:
         up to ``SMALL_DENSE`` output entries (``n * n_basis``), twice that
-        for derivative levels of bases with raising coefficients (measured
+        for derivative levels of bases up to 64 functions (measured
         crossovers with the banded route: ``python benchmarks/basis.py
         --routes``). ``derivative``: some requested ``nu > 0``."""
         if not self._use_private or _dierckx_evaluate_spline is None:
@@ -409,7 +415,7 @@ class HostBasis:
         if n_basis > SMALL_MAX_BASIS:
             return False
         limit = SMALL_DENSE
-        if derivative and self._raise_coef is not None:
+        if derivative and n_basis <= 64:
             limit *= 2
         return n_rows * n_basis <= limit
 
@@ -420,13 +426,14 @@ class HostBasis:
         more than the arithmetic, and inside a callback (a cold cache on
         XLA's callback thread) the first of them cost two to three times
         their usual time. Here scipy's compiled spline evaluation writes the
-        dense degree ``k - nu`` rows in one call: with identity
-        coefficients, or (``nu >= 1``, bases up to 64 functions) with the
-        first derivative step as the coefficients (``_raise_matrix``). Any
-        further derivative steps are the banded route's products applied to
-        whole columns. Either way the values are the banded route's, bit for
-        bit (up to the sign of zeros): the same products, summed in the same
-        order, with exact zeros for the columns off the band.
+        dense rows of one level in one call: the degree ``k`` basis with
+        identity coefficients, or for ``nu >= 1`` the degree ``k - nu``
+        basis with the first derivative step as the coefficients
+        (``_raise_matrix``). Any further derivative steps are the banded
+        route's products applied to whole columns. Either way the values
+        are the banded route's, bit for bit (up to the sign of zeros): the
+        same products, summed in the same order, with exact zeros for the
+        columns off the band.
 
         ``x_eval`` is 1-D float64; ``bad`` the NaN rows or None (then
         scipy's own NaN rows stand, as ``levels`` arranges). Returns a
@@ -440,12 +447,13 @@ class HostBasis:
             if nu > k:
                 out.append(np.zeros((n_rows, n_basis), dtype))
             else:
-                coef, first_step = _identity(n_basis - nu), k - nu + 1
-                if nu and self._raise_coef is not None:
+                if nu == 0:
+                    coef = _identity(n_basis)
+                else:
                     # The first raising step as the coefficients: column j
                     # sums a_{j-1} B_{j-1} and -a_j B_j, the same products
                     # and difference as below, so the same values.
-                    coef, first_step = self._raise_coef[nu], k - nu + 2
+                    coef = _raise_coefficients(self._raise_coef[nu])
                 vals = _dierckx_evaluate_spline(
                     self._trimmed[nu], coef, k - nu, x_eval, 0, extrap
                 )
@@ -453,7 +461,8 @@ class HostBasis:
                     # Overflow far outside: 0 * inf in the coefficient
                     # product would put NaN where the banded route has 0.
                     return None
-                for p in range(first_step, k + 1):
+                # Steps after the first (nu >= 2): on dense columns.
+                for p in range(k - nu + 2, k + 1):
                     # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}: with
                     # g = a B zero-padded at both ends, one difference of
                     # neighbours (the banded route's -g[0], g[j-1] - g[j],
@@ -479,11 +488,9 @@ class HostBasis:
 #: ``HostBasis.levels`` evaluates through ``_levels_small`` up to this many
 #: output entries (``n * n_basis``; see ``HostBasis._small_route``).
 SMALL_DENSE = 8192
-#: Largest basis the small route takes (its identity coefficients are
-#: ``n_basis**2`` floats), and the largest with precomputed raising
-#: coefficients (``HostBasis._raise_coef``).
+#: Largest basis the small route takes (its identity and raising
+#: coefficients are ``n_basis**2`` floats each, in bounded caches).
 SMALL_MAX_BASIS = 256
-_RAISE_COEF_MAX_BASIS = 64
 
 _SMALL = 2048
 

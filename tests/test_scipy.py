@@ -162,8 +162,8 @@ def _route_cases():
         yield f"repeated-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k
         yield f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 8)), k
     for k in (1, 3, 5):
-        # Past _RAISE_COEF_MAX_BASIS: identity coefficients, every raising
-        # step on dense columns.
+        # Wider bases: large raising-coefficient matrices, and the route
+        # rule's other branch.
         yield f"wide-k{k}", bc.uniform_knots(0.0, 1.0, 100, k), k
 
 
