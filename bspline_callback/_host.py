@@ -143,16 +143,17 @@ def _raise_matrix(a):
     return r
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)
 def _raise_coefficients(slopes):
     """``_raise_matrix`` of the float64 slopes given as bytes, shared and
-    bounded (64 matrices of at most 256 x 257 floats)."""
+    bounded (32 matrices of at most 256 x 257 floats: 17 MB)."""
     return _raise_matrix(np.frombuffer(slopes))
 
 
 @functools.lru_cache(maxsize=16)
 def _identity(m):
-    """A read-only ``eye(m)``, shared: the coefficients of the small path."""
+    """A read-only ``eye(m)``, shared: the coefficients of the small route
+    for values (16 of at most 256 x 256 floats: 8 MB)."""
     eye = np.eye(m)
     eye.flags.writeable = False
     return eye
