@@ -169,13 +169,13 @@ class _HostCall:
         n = x64.shape[0]
         if self.banded:  # one packed array for all levels
             results = (spec.banded(x64, self.nus, *ops, dtype=self.dtype),)
-            if spec.checked:
-                return results
-            expected = [(n, len(self.nus) * spec.band + 1)]
         else:
             results = spec.host(x64, self.nus, *ops, dtype=self.dtype)
-            if spec.checked:
-                return results
+        if spec.checked:
+            return results
+        if self.banded:
+            expected = [(n, len(self.nus) * spec.band + 1)]
+        else:
             expected = [(n, *spec.feature_shape)] * len(self.nus)
         out = []
         dtype = _np_dtype(self.dtype)

@@ -240,7 +240,7 @@ class HostBasis:
         "_tables",
         "_dense_slopes",
         "_trimmed",
-        "_raise_coef",
+        "_raise_keys",
         "_use_private",
     )
 
@@ -266,7 +266,7 @@ class HostBasis:
         # degree k - nu basis apply the first raising step too
         # (``_raise_coefficients``, built on first use in a bounded shared
         # cache: a (n_basis - nu, n_basis - nu + 1) matrix per nu).
-        self._raise_coef = (None,) + tuple(
+        self._raise_keys = (None,) + tuple(
             self._dense_slopes[k - nu + 1].tobytes() for nu in range(1, k + 1)
         )
 
@@ -373,16 +373,18 @@ class HostBasis:
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
         if n_rows == 0:
             return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
+        prepared = None
         if self._small_route(n_rows, max(nus) > 0):
             if self.extrapolate is False and max(nus) <= k:
                 # scipy's evaluation already gives NaN rows for NaN, inf and
                 # outside points here: the policy's, with no pass to find them.
                 out = self._levels_small(x, None, nus, dtype)
             else:
-                out = self._levels_small(*self._prepare(x), nus, dtype)
+                prepared = self._prepare(x)
+                out = self._levels_small(*prepared, nus, dtype)
             if out is not None:
                 return out
-        x_eval, bad = self._prepare(x)
+        x_eval, bad = prepared or self._prepare(x)
         # Flat offsets of each row's k + 1 non-zeros in the dense output.
         row_start = np.arange(0, n_rows * n_basis, n_basis)
         out = []
@@ -454,7 +456,7 @@ class HostBasis:
                     # The first raising step as the coefficients: column j
                     # sums a_{j-1} B_{j-1} and -a_j B_j, the same products
                     # and difference as below, so the same values.
-                    coef = _raise_coefficients(self._raise_coef[nu])
+                    coef = _raise_coefficients(self._raise_keys[nu])
                 vals = _dierckx_evaluate_spline(
                     self._trimmed[nu], coef, k - nu, x_eval, 0, extrap
                 )

@@ -96,16 +96,20 @@ class SpanBins:
         lo, hi = _end_spans(t, k)
         a, b = t[k], t[n]
         n_spans = int(hi - lo + 1)
-        for target in range(1, max_steps + 1):
-            for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
-                edges = a + (b - a) * np.arange(m + 1) / m
-                span = np.clip(np.searchsorted(t, edges, side="right") - 1, lo, hi)
-                bins = np.arange(m)
-                base = span[np.maximum(bins - 1, 0)]
-                steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
-                if steps <= target:
-                    return cls(a, (b - a) / m, base.astype(np.int32), steps)
-        return None
+        best = None
+        for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
+            edges = a + (b - a) * np.arange(m + 1) / m
+            span = np.clip(np.searchsorted(t, edges, side="right") - 1, lo, hi)
+            bins = np.arange(m)
+            base = span[np.maximum(bins - 1, 0)]
+            steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
+            # Fewer compares (below 1 they cost the same) beat fewer bins.
+            if steps <= max_steps and (best is None or max(steps, 1) < best[0]):
+                best = (
+                    max(steps, 1),
+                    cls(a, (b - a) / m, base.astype(np.int32), steps),
+                )
+        return None if best is None else best[1]
 
     def __call__(self, x, t, t_lo):
         m = self.base.shape[0]

@@ -1,5 +1,6 @@
 """Tolerances keyed by dtype, and the reference implementations tests compare to."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy.interpolate import BSpline
 
 # Relative to the largest magnitude in the reference (derivative bases span
@@ -110,3 +112,14 @@ def run_python(script, args, *, cwd, env=None, timeout):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout
+
+
+@contextlib.contextmanager
+def banded_route_only():
+    """Within the block, ``HostBasis.levels`` always takes the banded route
+    (its small-output route is switched off), for comparing the two."""
+    from bspline_callback import _host
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_host.HostBasis, "_small_route", lambda self, n, d=True: False)
+        yield

@@ -10,15 +10,16 @@ callback fuzz draws the host route too (``HostBasis._small_route``: few
 points take the small route unless forced onto the banded one).
 """
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import RTOL, assert_close, float_dtype, scipy_basis
+from helpers import RTOL, assert_close, banded_route_only, float_dtype, scipy_basis
 from hypothesis import given, settings, strategies as st
 
 import bspline_callback as bc
-from bspline_callback import _host
 
 
 @st.composite
@@ -110,15 +111,9 @@ def _check(B, xr, t, k, nu, scale=1.0):
         )
 
 
-def _banded_only(self, n_rows, derivative=True):
-    return False
-
-
 @given(cases(), st.booleans())
 def test_fuzz_callback_matches_scipy(case, banded):
-    with pytest.MonkeyPatch.context() as mp:
-        if banded:
-            mp.setattr(_host.HostBasis, "_small_route", _banded_only)
+    with banded_route_only() if banded else contextlib.nullcontext():
         _fuzz_callback(*case)
 
 

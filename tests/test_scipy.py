@@ -11,7 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import as_jax_points, assert_close, float_dtype, iter_eqns, scipy_basis
+from helpers import (
+    as_jax_points,
+    assert_close,
+    banded_route_only,
+    float_dtype,
+    iter_eqns,
+    scipy_basis,
+)
 from scipy.interpolate import BSpline, make_interp_spline
 
 import bspline_callback as bc
@@ -150,10 +157,6 @@ def test_host_levels_match_scipy(n, dtype):
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
 
 
-def _never(self, n_rows, derivative=True):
-    return False  # force the banded route
-
-
 def _route_cases():
     rng = np.random.default_rng(11)
     for k in range(10):
@@ -183,8 +186,7 @@ def test_host_small_route_equals_banded_route_bit_for_bit(name, t, k, extrapolat
     assert host._small_route(x.size)
     for dtype in (np.float64, np.float32):
         small = host.levels(x, nus, dtype=dtype)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_host.HostBasis, "_small_route", _never)
+        with banded_route_only():
             banded = host.levels(x, nus, dtype=dtype)
         for nu, (a, b) in enumerate(zip(small, banded, strict=True)):
             assert a.dtype == dtype
@@ -220,8 +222,7 @@ def test_host_small_route_falls_back(monkeypatch):
     assert host._levels_small(x_eval, bad, (0, 1), np.float64) is None
     assert host._small_route(x.size)
     got = host.levels(x, (0, 1))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_host.HostBasis, "_small_route", _never)
+    with banded_route_only():
         expected = host.levels(x, (0, 1))
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
