@@ -116,6 +116,7 @@ def _native_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
         name="design_matrix",
         band=_band_width(n_basis, k),
         native=_native_fn(k, extrapolate, t),
+        expand_band=_expand_always,
     )
 
 
@@ -132,6 +133,7 @@ def _native_traced_spec(
         name=func,
         band=_band_width(n_knots - k - 1, k),
         native=_native_fn(k, extrapolate, None),
+        expand_band=_expand_always,
     )
 
 
@@ -144,9 +146,23 @@ def _band_width(n_basis: int, k: int) -> int:
 
 
 def _band_fields(banded, n_basis: int, k: int) -> dict:
-    """Spec fields that make traced callback calls ship banded rows."""
+    """Spec fields that make traced callback calls ship banded rows: always
+    for ``bspline``, and for dense levels where the host's dense fill is
+    not cheap (derivative levels included: a gradient asks for two)."""
     width = _band_width(n_basis, k)
-    return {"banded": banded, "band": width} if width else {}
+    if not width:  # pragma: no cover - 16M columns
+        return {}
+
+    def expand_band(size):
+        return not _host.small_route(size, n_basis, derivative=True)
+
+    return {"banded": banded, "band": width, "expand_band": expand_band}
+
+
+def _expand_always(size: int) -> bool:
+    """``Spec.expand_band`` of the jax backend: its dense levels always come
+    from the banded ones (no host; gradients stay banded)."""
+    return True
 
 
 @functools.lru_cache(maxsize=512)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from ._band import dense_from_band
 from ._checks import check_order
 
 __all__ = [
@@ -81,6 +82,12 @@ class Spec:
         ``backend="jax"``: ``native(x, *ops, nus, banded) -> (levels,
         aux)`` computes what ``_levels`` returns in pure JAX, with no
         callback (``host`` and ``banded`` are then unused).
+    expand_band : callable or None
+        For banded specs: ``expand_band(size)`` says whether a traced dense
+        evaluation of ``size`` points fetches the banded level instead and
+        expands it in XLA (``_band.dense_from_band``): no dense fill or
+        transfer on the host, and gradients that read only the band of
+        their cotangent, never a dense derivative level. None: never.
     checked : bool
         ``True`` when ``host`` and ``banded`` are known to return numpy
         arrays of the declared shapes in the requested dtype (the
@@ -96,6 +103,7 @@ class Spec:
     banded: Callable[..., np.ndarray] | None = None
     band: int = 0
     native: Callable[..., tuple] | None = None
+    expand_band: Callable[[int], bool] | None = None
     checked: bool = False
 
 
@@ -296,12 +304,21 @@ def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
 
     Concrete ``x`` (and operands) are evaluated on the host right away and
     returned as a constant, so a jitted model with observed covariates closed
-    over contains no callback at all. Traced input goes through ``_levels``.
+    over contains no callback at all. Traced input goes through ``_levels``:
+    dense levels, or the banded level expanded in XLA where
+    ``spec.expand_band`` says so.
     """
     if spec.native is None and not _is_traced(x, *ops):
         x_np = np.asarray(x)
         call = _HostCall(spec, (nu,), _float_dtype(x_np))
         return jnp.asarray(call(x_np, *(np.asarray(o) for o in ops))[0])
+    x = jnp.asarray(x)  # a list of tracers too
+    if spec.band and spec.expand_band is not None and spec.expand_band(x.size):
+        # The banded level, expanded in XLA: its derivatives stay banded
+        # (see ``_band``), where dense levels would make a gradient build
+        # the dense derivative level and read all of it.
+        vals, (first,) = _traced_levels(spec, x, nu, ops, banded=True)
+        return dense_from_band(vals, first, spec.feature_shape[0])
     return _traced_levels(spec, x, nu, ops, banded=False)[0]
 
 

@@ -412,15 +412,7 @@ class HostBasis:
         for derivative levels of bases up to 64 functions (measured
         crossovers with the banded route: ``python benchmarks/basis.py
         --routes``). ``derivative``: some requested ``nu > 0``."""
-        if not self._use_private or _dierckx_evaluate_spline is None:
-            return False
-        n_basis = self.n_basis
-        if n_basis > SMALL_MAX_BASIS:
-            return False
-        limit = SMALL_DENSE
-        if derivative and n_basis <= 64:
-            limit *= 2
-        return n_rows * n_basis <= limit
+        return self._use_private and small_route(n_rows, self.n_basis, derivative)
 
     def _levels_small(self, x_eval, bad, nus, dtype):
         """``levels`` for small outputs, or None (then the banded route runs).
@@ -491,6 +483,24 @@ class HostBasis:
 #: ``HostBasis.levels`` evaluates through ``_levels_small`` up to this many
 #: output entries (``n * n_basis``; see ``HostBasis._small_route``).
 SMALL_DENSE = 8192
+
+
+def small_route(n_rows, n_basis, derivative=True):
+    """Whether dense levels of ``n_basis`` functions at ``n_rows`` points
+    take ``HostBasis``'s small route (see ``HostBasis._small_route``).
+
+    Where they do not, a dense fill costs the host more than the banded
+    route's values: traced dense calls then fetch the band instead and
+    expand it in XLA (``Spec.expand_band``).
+    """
+    if _dierckx_evaluate_spline is None or n_basis > SMALL_MAX_BASIS:
+        return False
+    limit = SMALL_DENSE
+    if derivative and n_basis <= 64:
+        limit *= 2
+    return n_rows * n_basis <= limit
+
+
 #: Largest basis the small route takes (its identity and raising
 #: coefficients are ``n_basis**2`` floats each, in bounded caches).
 SMALL_MAX_BASIS = 256

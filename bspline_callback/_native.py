@@ -32,7 +32,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["SpanBins", "expand_band", "knot_table", "native_levels", "take_clipped"]
+from ._band import expand_band
+
+__all__ = ["SpanBins", "knot_table", "native_levels", "take_clipped"]
 
 
 def _at_or_below(t, t_lo, x):
@@ -365,18 +367,3 @@ def native_levels(
     nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
     band = jnp.stack([jnp.stack(v) for v in levels]) / nan
     return tuple(expand_band(b, first, bad, n) for b in band), ()
-
-
-def expand_band(band, first, bad, n_basis):
-    """Dense rows ``(*first.shape, n_basis)`` from banded ones.
-
-    ``band`` ``(width, *first.shape)`` holds each row's values for columns
-    ``first .. first + width - 1`` (``first`` int32); rows where ``bad`` are
-    NaN throughout. One select per band entry over the dense shape, which
-    XLA fuses into one pass that also writes the zeros.
-    """
-    offset = jnp.arange(n_basis, dtype=first.dtype) - first[..., None]
-    dense = jnp.zeros((), band.dtype)
-    for j in reversed(range(band.shape[0])):
-        dense = jnp.where(offset == j, band[j][..., None], dense)
-    return jnp.where(bad[..., None], jnp.nan, dense).astype(band.dtype)
