@@ -5,14 +5,20 @@ so that the noise of a shared machine hits every contender alike):
 
 - ``question``: the question's host code (``design_matrix(...).todense()``
   and Python loops over columns for derivatives), float64;
-- ``host``: the package's host function alone, as a traced
-  ``design_matrix`` runs it (``HostBasis.levels``: dense rows written in
-  JAX's float dtype);
+- ``fetched``: what a traced ``design_matrix`` fetches from the host:
+  ``dense`` rows where the host's small route takes them, else the
+  ``band`` (k + 1 values per row and level, and the first column), which
+  XLA expands (``_host.small_route``, ``Spec.expand_band``);
+- ``host``: the package's dense host function alone
+  (``HostBasis.levels``: dense rows written in JAX's float dtype);
 - ``floor``: a jitted ``pure_callback`` that returns a preallocated array of
-  the dense output's shape (no host work: dispatch, transfer and copy only);
+  the dense output's shape (no host work: dispatch, transfer and copy
+  only); where the band is fetched, the same ratios are also printed over
+  the band's own floor (an empty callback returning the band's shape) and
+  host work (``HostBasis.banded``): the XLA expansion is then the extra;
 - ``jit``: the jitted package call (value), and ``jit vg``: jitted
   ``value_and_grad`` of ``sum(basis(x) @ w)`` (one callback, two levels),
-  with their floors ``floor`` and ``floor2`` (two outputs);
+  with their floors ``floor`` and ``floor2`` (two dense outputs);
 - ``vmap64``: a jitted vmap over 64 point sets of n points, against one
   jitted call on 64 n points (only where 64 n rows fit comfortably);
 - ``interpax vg``: where interpax is installed, its closest equivalent,
@@ -30,7 +36,10 @@ runs it (dense output, ``HostBasis.levels``), and the
 dense host function against filling a dense output of 200 columns.
 A third table (``--routes`` prints only it) times the host's two dense
 routes against each other around the crossover ``HostBasis._small_route``
-uses. Run: ``python benchmarks/basis.py [--quick | --routes]``.
+uses. A fourth (``--fetch`` prints only it) times a traced
+``design_matrix`` fetching dense rows against fetching the band, around
+the size where the package switches (``_host.small_route``). Run:
+``python benchmarks/basis.py [--quick | --routes | --fetch]``.
 """
 
 import argparse
@@ -45,7 +54,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import bspline_callback as bc
-from bspline_callback import _host
+from bspline_callback import _basis, _bridge, _host
+from bspline_callback._band import dense_from_band
 
 try:
     import interpax
@@ -104,29 +114,43 @@ def case(n, n_basis, quick):
     x64 = np.asarray(xj, dtype=np.float64)
     w = jnp.asarray(rng.normal(size=n_basis), dtype=dtype)
     host = _host.HostBasis(t, k)
-    zeros = np.zeros((n, n_basis), dtype)
-    shape = jax.ShapeDtypeStruct((n, n_basis), dtype)
-    floor = jax.jit(
-        lambda x: jax.pure_callback(
-            lambda x: zeros, shape, x, vmap_method="expand_dims"
+    # Floors: empty callbacks returning what a value and a value_and_grad
+    # fetch, and the host work that produces it: dense rows (the output's
+    # shape, the issue's floor), and where a traced call fetches the band
+    # instead (beyond the host's small route), the band's too.
+    banded = not _host.small_route(n, n_basis)
+    dense_out = np.zeros((n, n_basis), dtype)
+    width = k + 2  # k + 1 values and the first column, per level
+    band_out = np.zeros((n, width), dtype), np.zeros((n, 2 * width - 1), dtype)
+
+    def empty_callback(*arrays):
+        shapes = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays)
+        return jax.jit(
+            lambda x: jax.pure_callback(
+                lambda x: arrays, shapes, x, vmap_method="expand_dims"
+            )
         )
-    )
-    floor2 = jax.jit(
-        lambda x: jax.pure_callback(
-            lambda x: (zeros, zeros), (shape, shape), x, vmap_method="expand_dims"
-        )
-    )
+
+    floors = {
+        "floor": empty_callback(dense_out),
+        "floor2": empty_callback(dense_out, dense_out),
+    }
+    if banded:
+        floors["band floor"] = empty_callback(band_out[0])
+        floors["band floor2"] = empty_callback(band_out[1])
     value = jax.jit(lambda x: bc.design_matrix(x, t, k))
     vg = jax.jit(jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w)))
     fns = {
         "question": lambda: question_basis(t, k, 0, x64),
         "host": lambda: host.levels(x64, (0,), dtype=dtype),
         "host2": lambda: host.levels(x64, (0, 1), dtype=dtype),
-        "floor": lambda: sync(floor)(xj),
-        "floor2": lambda: sync(floor2)(xj),
         "jit": lambda: sync(value)(xj),
         "jit vg": lambda: sync(vg)(xj),
     }
+    fns.update({name: functools.partial(sync(f), xj) for name, f in floors.items()})
+    if banded:
+        fns["band host"] = lambda: host.banded(x64, (0,), dtype=dtype)
+        fns["band host2"] = lambda: host.banded(x64, (0, 1), dtype=dtype)
     if interpax is not None:
         xp = jnp.linspace(0.0, 1.0, n_basis, dtype=dtype)
         ivg = jax.jit(
@@ -141,7 +165,7 @@ def case(n, n_basis, quick):
         vmapped = jax.jit(jax.vmap(lambda x: bc.design_matrix(x, t, k)))
         fns["vmap64"] = lambda: sync(vmapped)(xb)
         fns["one 64n"] = lambda: sync(value)(xb.reshape(-1))
-    return bench(fns, min_time=0.1 if quick else 0.3)
+    return banded, bench(fns, min_time=0.1 if quick else 0.3)
 
 
 def host_by_nu(n, n_basis):
@@ -238,46 +262,117 @@ def route_table():
             )
 
 
+def fetched(x, t, k, band):
+    """A traced callback ``design_matrix`` that fetches dense rows or the
+    band, whatever the package's rule would pick (``Spec.expand_band``)."""
+    spec, nu, ops = _basis._spec_for("design_matrix", t, k, 0, False)
+    if band:
+        vals, (first,) = _bridge._traced_levels(spec, x, nu, ops, banded=True)
+        return dense_from_band(vals, first, spec.feature_shape[0])
+    return _bridge._traced_levels(spec, x, nu, ops, banded=False)[0]
+
+
+def fetch_table():
+    """A traced callback ``design_matrix`` fetching dense rows against
+    fetching the band (expanded in XLA), jitted value and value_and_grad
+    of ``sum(basis(x) @ w)``, around the size where the package switches
+    (``_host.small_route``), float32."""
+    k = 3
+    dtype = jnp.result_type(float)
+    print(
+        "\nTraced design_matrix, callback, dense rows fetched against the band "
+        "fetched and expanded in XLA, cubic, µs:\n"
+    )
+    print(
+        "| n_basis | n | n * n_basis | dense jit | band jit | dense vg | band vg "
+        "| dense/band jit | dense/band vg | fetched |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for nb in (10, 50, 200):
+        t = bc.uniform_knots(0.0, 1.0, nb, k)
+        w = jnp.asarray(np.random.default_rng(3).normal(size=nb), dtype)
+        for n in (100, 300, 1000, 3000, 100_000):
+            x = jnp.asarray(np.random.default_rng(2).uniform(0.0, 1.0, n), dtype)
+            fns = {}
+            for name, band in (("dense", False), ("band", True)):
+                fns[f"{name} jit"] = timed_jit(
+                    lambda x, band=band, t=t: fetched(x, t, k, band), x
+                )
+                fns[f"{name} vg"] = timed_jit(
+                    jax.value_and_grad(
+                        lambda x, band=band, t=t, w=w: jnp.sum(
+                            fetched(x, t, k, band) @ w
+                        )
+                    ),
+                    x,
+                )
+            r = {key: v * 1e6 for key, v in bench(fns, min_time=0.1).items()}
+            taken = "dense" if _host.small_route(n, nb) else "band"
+            print(
+                f"| {nb} | {n} | {n * nb} | {r['dense jit']:.0f} "
+                f"| {r['band jit']:.0f} | {r['dense vg']:.0f} | {r['band vg']:.0f} "
+                f"| {r['dense jit'] / r['band jit']:.2f} "
+                f"| {r['dense vg'] / r['band vg']:.2f} | {taken} |",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
     parser.add_argument(
         "--routes", action="store_true", help="only the host routes' crossover table"
     )
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="only the table of dense rows against the band fetched",
+    )
     args = parser.parse_args()
-    if args.routes:
+    if args.routes or args.fetch:
         print(machine_line())
-        route_table()
+        (route_table if args.routes else fetch_table)()
         return
     sizes = [10, 1000] if args.quick else [10, 1000, 100_000]
     widths = [10, 50] if args.quick else [10, 50, 200]
     print(machine_line() + "\n")
     print(
-        "| n | n_basis | question µs | host µs | floor µs | jit µs | jit vg µs "
-        "| question/host | jit/(floor+host) | vg/(floor2+host2) | vmap64/one 64n "
+        "| n | n_basis | fetched | question µs | host µs | floor µs | jit µs "
+        "| jit vg µs "
+        "| question/host | jit/(floor+host) | vg/(floor2+host2) "
+        "| jit, vg over the band's floor + host | vmap64/one 64n "
         "| interpax vg / jit vg |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     # A discarded warm-up case: the first timings of a process (thread
     # pools, allocator, CPU clocks) run slow and would skew the first row.
     case(sizes[0], widths[0], True)
     for n in sizes:
         for nb in widths:
-            r = {key: v * 1e6 for key, v in case(n, nb, args.quick).items()}
+            banded, r = case(n, nb, args.quick)
+            r = {key: v * 1e6 for key, v in r.items()}
             vmap = f"{r['vmap64'] / r['one 64n']:.2f}" if "vmap64" in r else "-"
             ipx = f"{r['interpax vg'] / r['jit vg']:.2f}" if "interpax vg" in r else "-"
+            band = "-"
+            if banded:
+                band = (
+                    f"{r['jit'] / (r['band floor'] + r['band host']):.2f}, "
+                    f"{r['jit vg'] / (r['band floor2'] + r['band host2']):.2f}"
+                )
             print(
-                f"| {n} | {nb} | {r['question']:.0f} | {r['host']:.0f} "
+                f"| {n} | {nb} | {'band' if banded else 'dense'} "
+                f"| {r['question']:.0f} | {r['host']:.0f} "
                 f"| {r['floor']:.0f} | {r['jit']:.0f} | {r['jit vg']:.0f} "
                 f"| {r['question'] / r['host']:.2f} "
                 f"| {r['jit'] / (r['floor'] + r['host']):.2f} "
-                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {vmap} "
-                f"| {ipx} |",
+                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {band} "
+                f"| {vmap} | {ipx} |",
                 flush=True,
             )
     host_by_nu(10_000 if args.quick else 100_000, 50)
     if not args.quick:
         route_table()
+        fetch_table()
 
 
 if __name__ == "__main__":
