@@ -12,6 +12,11 @@ Medians of interleaved repeats (``basis.bench``), ratios from the same run:
   against the dense product ``design_matrix(x) @ c``, value_and_grad in
   x and c, at 200 basis functions.
 
+- the jax backend's dense basis expanded from the band (its gradient a
+  windowed gather of the cotangent) against dense levels computed
+  directly (its gradient reading a dense derivative level), value_and_grad
+  and a Hessian-vector product.
+
 Run: ``python benchmarks/native.py [--quick]`` (n = 1e4 points; --quick
 uses 1e3).
 """
@@ -24,6 +29,7 @@ import numpy as np
 from basis import bench, interpax, machine_line, timed_jit
 
 import bspline_callback as bc
+from bspline_callback import _basis, _bridge
 
 
 def timed_vg(loss, *args, argnums=0):
@@ -98,6 +104,60 @@ def compact_table(n, nb=200):
     )
 
 
+def expand_table(n):
+    """The jax backend's dense basis through the band expansion (its
+    derivative rule banded: ``_band.dense_from_band``) against dense levels
+    computed directly (``native_levels(..., banded=False)``: the ladder's
+    tangent a dense derivative level), value_and_grad and a Hessian-vector
+    product of ``sum(basis(x) @ w)``."""
+    k = 3
+    dtype = jnp.result_type(float)
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype)
+    print(
+        f"\njax backend, dense basis from the band against dense levels, "
+        f"n={n}, cubic, µs:\n"
+    )
+    print(
+        "| n_basis | dense levels vg | from band vg | dense levels hvp "
+        "| from band hvp | vg ratio | hvp ratio |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for nb in (10, 50, 200):
+        w = jnp.asarray(rng.normal(size=nb), dtype)
+        r = {key: v * 1e6 for key, v in bench(expand_fns(x, nb, k, w)).items()}
+        print(
+            f"| {nb} | {r['levels vg']:.0f} | {r['band vg']:.0f} "
+            f"| {r['levels hvp']:.0f} | {r['band hvp']:.0f} "
+            f"| {r['levels vg'] / r['band vg']:.2f} "
+            f"| {r['levels hvp'] / r['band hvp']:.2f} |",
+            flush=True,
+        )
+
+
+def expand_fns(x, nb, k, w):
+    t = bc.uniform_knots(0.0, 1.0, nb, k)
+    spec, nu, ops = _basis._spec_for("design_matrix", t, k, 0, False, backend="jax")
+
+    def levels(x):
+        return _bridge._traced_levels(spec, x, nu, ops, banded=False)[0]
+
+    def from_band(x):
+        return bc.design_matrix(x, t, k, backend="jax")
+
+    fns = {}
+    for name, basis in (("levels", levels), ("band", from_band)):
+
+        def loss(x, basis=basis):
+            return jnp.sum(basis(x) @ w)
+
+        fns[f"{name} vg"] = timed_vg(loss, x)
+        fns[f"{name} hvp"] = timed_jit(
+            lambda x, loss=loss: jax.jvp(jax.grad(loss), (x,), (jnp.ones_like(x),)), x
+        )
+    return fns
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 1e3")
@@ -106,6 +166,7 @@ def main():
     print(machine_line() + "\n")
     vg_table(n, [10, 50, 200])
     compact_table(n)
+    expand_table(n)
 
 
 if __name__ == "__main__":
