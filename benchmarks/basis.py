@@ -43,6 +43,7 @@ the size where the package switches (``_host.small_route``). Run:
 """
 
 import argparse
+import dataclasses
 import functools
 import os
 import platform
@@ -55,7 +56,6 @@ import numpy as np
 
 import bspline_callback as bc
 from bspline_callback import _basis, _bridge, _host
-from bspline_callback._band import dense_from_band
 
 try:
     import interpax
@@ -262,14 +262,13 @@ def route_table():
             )
 
 
-def fetched(x, t, k, band):
-    """A traced callback ``design_matrix`` that fetches dense rows or the
-    band, whatever the package's rule would pick (``Spec.expand_band``)."""
-    spec, nu, ops = _basis._spec_for("design_matrix", t, k, 0, False)
-    if band:
-        vals, (first,) = _bridge._traced_levels(spec, x, nu, ops, banded=True)
-        return dense_from_band(vals, first, spec.feature_shape[0])
-    return _bridge._traced_levels(spec, x, nu, ops, banded=False)[0]
+def fetched(x, t, k, band, backend="callback"):
+    """A traced ``design_matrix`` that fetches dense levels or the band
+    expanded in XLA, whatever the package's rule would pick: the package's
+    own ``evaluate`` with ``Spec.expand_band`` forced."""
+    spec, nu, ops = _basis._spec_for("design_matrix", t, k, 0, False, backend=backend)
+    forced = dataclasses.replace(spec, expand_band=lambda size: band)
+    return _bridge.evaluate(forced, x, nu, ops)
 
 
 def fetch_table():
