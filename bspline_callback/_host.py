@@ -484,6 +484,10 @@ class HostBasis:
 #: output entries (``n * n_basis``; see ``HostBasis._small_route``).
 SMALL_DENSE = 8192
 
+#: Largest basis the small route takes (its identity and raising
+#: coefficients are ``n_basis**2`` floats each, in bounded caches).
+SMALL_MAX_BASIS = 256
+
 
 def small_route(n_rows, n_basis, derivative=True):
     """Whether dense levels of ``n_basis`` functions at ``n_rows`` points
@@ -500,10 +504,6 @@ def small_route(n_rows, n_basis, derivative=True):
         limit *= 2
     return n_rows * n_basis <= limit
 
-
-#: Largest basis the small route takes (its identity and raising
-#: coefficients are ``n_basis**2`` floats each, in bounded caches).
-SMALL_MAX_BASIS = 256
 
 _SMALL = 2048
 
