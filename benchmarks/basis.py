@@ -90,7 +90,8 @@ def machine_line():
     """What the tables were measured on: CPU, cores, JAX backend, dtype."""
     return (
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"jax {jax.__version__} ({jax.default_backend()}), "
+        f"jax {jax.__version__} ({jax.default_backend()}: "
+        f"{jax.devices()[0].device_kind}), "
         f"dtype {np.dtype(jnp.result_type(float)).name}"
     )
 

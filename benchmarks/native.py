@@ -17,8 +17,8 @@ Medians of interleaved repeats (``basis.bench``), ratios from the same run:
   directly (its gradient reading a dense derivative level), value_and_grad
   and a Hessian-vector product.
 
-Run: ``python benchmarks/native.py [--quick]`` (n = 1e4 points; --quick
-uses 1e3).
+Run: ``python benchmarks/native.py [--quick | --n N]`` (n = 1e4 points;
+--quick uses 1e3, --n any other count, e.g. 1e6 on a GPU).
 """
 
 import argparse
@@ -152,8 +152,11 @@ def expand_fns(x, nb, k, w):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 1e3")
+    parser.add_argument("--n", type=float, help="number of points (default 1e4)")
     args = parser.parse_args()
-    n = 1000 if args.quick else 10_000
+    if args.quick and args.n is not None:
+        parser.error("--quick and --n exclude each other")
+    n = int(args.n) if args.n is not None else 1000 if args.quick else 10_000
     print(machine_line() + "\n")
     vg_table(n, [10, 50, 200])
     compact_table(n)

@@ -26,6 +26,9 @@ ROOT = HERE.parent
 def _subprocess(script, *args, devices=None, timeout=900):
     env = {}
     if devices:
+        # The forced devices are CPU devices: on a machine with a GPU, JAX's
+        # default platform would be the one GPU, so the CPU is named too.
+        env["JAX_PLATFORMS"] = "cpu"
         env["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "")
             + f" --xla_force_host_platform_device_count={devices}"

@@ -168,7 +168,10 @@ def test_no_retrace_and_no_recompile(caplog):
     assert traces == [1, 2]
     # Repeated *eager* differentiated calls reuse the compiled callback.
     grad = jax.grad(spline_sum)
+    # One warm-up call of each: the first may compile a transfer (on a GPU,
+    # JAX's jit(stage) placing the host's float64 rows on the device).
     grad(x)
+    bc.design_matrix(x, T, K)
     with jax.log_compiles(), caplog.at_level(logging.WARNING, logger="jax"):
         for _ in range(3):
             grad(x)

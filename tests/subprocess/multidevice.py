@@ -1,6 +1,7 @@
 """Run by tests/test_reliability.py in its own process with 4 forced CPU devices.
 
-``XLA_FLAGS=--xla_force_host_platform_device_count=4`` must be set before JAX
+``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (and ``JAX_PLATFORMS=cpu``,
+so that a machine with a GPU forces CPU devices too) must be set before JAX
 starts, which is why this is a separate process. Each check prints one line;
 any failed check raises (non-zero exit). ``--nuts`` also samples the
 curve-alignment model with 4 parallel chains.
