@@ -447,6 +447,10 @@ def design_matrix(
         ``extrapolate`` or ``backend``. Also ``TypeError`` when
         differentiating with respect to traced knots (not supported; never
         silently zero).
+    RuntimeError
+        When traced with the callback backend in a process whose JAX has
+        no CPU device for the host call (``JAX_PLATFORMS=cuda``): list
+        ``cpu`` too, or use ``backend="jax"``.
 
     Notes
     -----
@@ -505,7 +509,7 @@ def b_spline_basis(
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError, ValueError, RuntimeError
         As :func:`design_matrix`, naming ``knots``, ``order`` and ``deriv``.
     """
     full = _basis_or_traced(
@@ -644,7 +648,7 @@ def design_matrix_compact(
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError, ValueError, RuntimeError
         As :func:`design_matrix`, naming ``design_matrix_compact``; also
         ``ValueError`` for more than ``2**24`` basis functions with the
         callback backend (the column would not be exact in float32).

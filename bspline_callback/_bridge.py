@@ -200,6 +200,43 @@ class _HostCall:
         return out
 
 
+def _require_host_device(name: str) -> None:
+    """Raise, at trace time, where JAX has no CPU device for the host call.
+
+    ``pure_callback`` places its operands on a CPU device. A process started
+    with ``JAX_PLATFORMS=cuda`` (or ``numpyro.set_platform("cuda")``) has
+    none, and the call would fail only when it runs, deep inside a sampler,
+    with no word of this package's ``backend="jax"``.
+
+    Raises
+    ------
+    RuntimeError
+        When ``jax.devices("cpu")`` fails: the CPU platform is not among
+        JAX's platforms.
+    """
+    if _host_device_error() is not None:
+        raise RuntimeError(
+            f"{name}: the callback backend runs scipy on the host, and "
+            "jax.pure_callback needs a CPU device for that, but JAX was "
+            f"started without one (jax_platforms="
+            f"{jax.config.jax_platforms!r}: {_host_device_error()}). List "
+            "cpu too (JAX_PLATFORMS=cuda,cpu, or "
+            'numpyro.set_platform("cuda,cpu")), or use backend="jax", which '
+            "needs no host."
+        )
+
+
+@functools.cache
+def _host_device_error() -> str | None:
+    """Why JAX has no CPU device, or None. Cached: JAX's platforms are fixed
+    once its backends start, and tracing has started them."""
+    try:
+        jax.devices("cpu")
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
 def _levels(
     spec: Spec, nu: int, m: int, banded: bool, x: jax.Array, ops: tuple
@@ -222,6 +259,7 @@ def _levels(
     # The host function is row-wise in x: a vmapped call is one host call on
     # the batch with a leading axis, never a loop over the batch.
     varying = _varying_axes(x, *ops)
+    _require_host_device(spec.name)
 
     def cb(call, shapes):
         out = jax.pure_callback(call, shapes, x, *ops, vmap_method="expand_dims")
@@ -382,6 +420,9 @@ def differentiable_callback(
         sequence of ints, or ``nu`` is not an int (``f``).
     ValueError
         If ``feature_shape`` has a negative entry, or ``nu < 0`` (``f``).
+    RuntimeError
+        When ``f`` is traced in a process whose JAX has no CPU device for
+        the host call (``JAX_PLATFORMS=cuda``): list ``cpu`` too.
 
     Examples
     --------

@@ -60,6 +60,9 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
         (``f``).
     ValueError
         If ``nu < 0`` (``f``).
+    RuntimeError
+        When ``f`` is traced in a process whose JAX has no CPU device for
+        the host call (``JAX_PLATFORMS=cuda``): list ``cpu`` too.
 
     Examples
     --------

@@ -28,7 +28,12 @@ def make_parser(doc, *, num_warmup=500, num_samples=500, num_chains=2, seed=2):
     )
     parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--x64", action="store_true", help="use 64-bit floats")
-    parser.add_argument("--device", default="cpu", help="cpu or gpu")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda", "rocm", "tpu"],
+        help="JAX platform for the model (the CPU stays on for host callbacks)",
+    )
     return parser
 
 
@@ -36,7 +41,9 @@ def setup(args):
     """Apply the flags that must be set before JAX starts computing."""
     import numpyro
 
-    numpyro.set_platform(args.device)
+    # The callback backend's host calls need a CPU device wherever the model
+    # runs: set_platform("cuda") alone would leave JAX without one.
+    numpyro.set_platform("cpu" if args.device == "cpu" else f"{args.device},cpu")
     if args.x64:
         # Only when asked: numpyro.enable_x64(False) reads JAX_ENABLE_X64 as
         # a truthy string, so JAX_ENABLE_X64=0 would turn 64-bit floats on.

@@ -43,6 +43,29 @@ def test_nuts_example(script, flags, tmp_path):
     )
     assert f"64-bit floats: {x64}" in out
     assert (tmp_path / script.replace(".py", ".png")).stat().st_size > 10_000
-    summary = out[: out.index("sampling wall time")]
+    summary = _without_ess_and_rhat(out[: out.index("sampling wall time")])
     assert "nan" not in summary.lower(), summary
     assert "all true values inside their 90% intervals" in out
+
+
+def _without_ess_and_rhat(summary):
+    """The output with the n_eff and r_hat columns of numpyro's summary cut.
+
+    Any NaN left (a posterior value, the recovery table) fails the test. A
+    NaN n_eff or r_hat does not: in 20 warm-up steps a chain may not move
+    at all (seen on jax 0.11.2 with numpyro 0.21, on the same seed), which
+    a tiny run cannot rule out and which says nothing about the basis.
+    """
+    lines, in_table, tables = [], False, 0
+    for line in summary.splitlines():
+        cols = line.split()
+        if cols[-2:] == ["n_eff", "r_hat"]:
+            in_table, tables = True, tables + 1
+            continue
+        if in_table and len(cols) == 8:
+            line = " ".join(cols[:6])
+        else:
+            in_table = in_table and bool(cols)
+        lines.append(line)
+    assert tables == 1, summary  # numpyro's summary was found and cut
+    return "\n".join(lines)

@@ -125,3 +125,41 @@ def test_runtime_input_is_nan_not_an_exception(jit):
         rows_nan, [True, False, False, False, True, True, True]
     )
     assert np.isfinite(out[~rows_nan]).all()
+
+
+def test_no_cpu_device_is_a_clear_trace_time_error(monkeypatch):
+    """JAX started without a CPU device (``JAX_PLATFORMS=cuda``): a traced
+    callback-backend call says so when traced, naming the fix, instead of
+    failing inside the running computation; the jax backend and concrete
+    inputs need no host device and still work. The CPU platform's absence
+    is simulated: this machine's only platform is the CPU."""
+    from bspline_callback import _bridge
+
+    real_devices = jax.devices
+
+    def devices(backend=None):
+        if backend == "cpu":
+            raise RuntimeError("Unknown backend cpu")
+        return real_devices(backend)
+
+    t = bc.uniform_knots(0.0, 1.0, 6, 3)
+    x = jnp.linspace(0.1, 0.9, 5)
+    monkeypatch.setattr(jax, "devices", devices)
+    _bridge._host_device_error.cache_clear()
+    try:
+        with pytest.raises(
+            RuntimeError, match=r"needs a CPU device.*JAX_PLATFORMS=cuda,cpu"
+        ):
+            jax.jit(lambda x: bc.design_matrix(x, t, 3))(x)
+        with pytest.raises(RuntimeError, match='backend="jax"'):
+            jax.grad(lambda x: bc.bspline(x, t, jnp.ones(6), 3).sum())(x)
+        native = jax.jit(lambda x: bc.design_matrix(x, t, 3, backend="jax"))(x)
+        concrete = bc.design_matrix(x, t, 3)
+    finally:
+        monkeypatch.undo()
+        _bridge._host_device_error.cache_clear()
+    np.testing.assert_allclose(native, concrete, rtol=1e-5, atol=1e-6)
+    # With the CPU back, the same traced call works.
+    np.testing.assert_allclose(
+        jax.jit(lambda x: bc.design_matrix(x, t, 3))(x), concrete
+    )
