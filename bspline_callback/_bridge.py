@@ -214,12 +214,13 @@ def _require_host_device(name: str) -> None:
         When ``jax.devices("cpu")`` fails: the CPU platform is not among
         JAX's platforms.
     """
-    if _host_device_error() is not None:
+    error = _host_device_error()
+    if error is not None:
         raise RuntimeError(
             f"{name}: the callback backend runs scipy on the host, and "
             "jax.pure_callback needs a CPU device for that, but JAX was "
             f"started without one (jax_platforms="
-            f"{jax.config.jax_platforms!r}: {_host_device_error()}). List "
+            f"{jax.config.jax_platforms!r}: {error}). List "
             "cpu too (JAX_PLATFORMS=cuda,cpu, or "
             'numpyro.set_platform("cuda,cpu")), or use backend="jax", which '
             "needs no host."
