@@ -154,6 +154,11 @@ def _band_fields(banded, n_basis: int, k: int) -> dict:
         return {}
 
     def expand_band(size):
+        if not isinstance(size, int):
+            # A symbolic size (jax.export's shape polymorphism) has no
+            # answer to the size test; any route traces, and JAX then
+            # refuses to serialize the host callback with its own message.
+            return True
         return not _host.small_route(size, n_basis, derivative=True)
 
     return {"banded": banded, "band": width, "expand_band": expand_band}
@@ -451,6 +456,10 @@ def design_matrix(
         When traced with the callback backend in a process whose JAX has
         no CPU device for the host call (``JAX_PLATFORMS=cuda``): list
         ``cpu`` too, or use ``backend="jax"``.
+    NotImplementedError
+        When traced with the callback backend for ``jax.export`` with a
+        symbolic number of points (a host callback cannot be exported; the
+        jax backend can).
 
     Notes
     -----
@@ -509,7 +518,7 @@ def b_spline_basis(
 
     Raises
     ------
-    TypeError, ValueError, RuntimeError
+    TypeError, ValueError, RuntimeError, NotImplementedError
         As :func:`design_matrix`, naming ``knots``, ``order`` and ``deriv``.
     """
     full = _basis_or_traced(
@@ -648,7 +657,7 @@ def design_matrix_compact(
 
     Raises
     ------
-    TypeError, ValueError, RuntimeError
+    TypeError, ValueError, RuntimeError, NotImplementedError
         As :func:`design_matrix`, naming ``design_matrix_compact``; also
         ``ValueError`` for more than ``2**24`` basis functions with the
         callback backend (the column would not be exact in float32).

@@ -227,6 +227,26 @@ def _require_host_device(name: str) -> None:
         )
 
 
+def _require_concrete_shape(name: str, x: jax.Array) -> None:
+    """Raise, at trace time, for symbolic shapes (``jax.export``'s shape
+    polymorphism), which ``pure_callback`` cannot declare (JAX fails there
+    with a bare ``std::bad_cast``); an exported computation cannot hold a
+    host callback anyway.
+
+    Raises
+    ------
+    NotImplementedError
+        When a dimension of ``x`` is symbolic.
+    """
+    if not all(isinstance(d, int) for d in x.shape):
+        raise NotImplementedError(
+            f"{name}: the callback backend runs Python on the host, which "
+            f"jax.export cannot serialize (x has the symbolic shape "
+            f'{x.shape}); use backend="jax", which exports with symbolic '
+            "shapes too."
+        )
+
+
 @functools.cache
 def _host_device_error() -> str | None:
     """Why JAX has no CPU device, or None. Cached: JAX's platforms are fixed
@@ -261,6 +281,7 @@ def _levels(
     # the batch with a leading axis, never a loop over the batch.
     varying = _varying_axes(x, *ops)
     _require_host_device(spec.name)
+    _require_concrete_shape(spec.name, x)
 
     def cb(call, shapes):
         out = jax.pure_callback(call, shapes, x, *ops, vmap_method="expand_dims")
@@ -424,6 +445,9 @@ def differentiable_callback(
     RuntimeError
         When ``f`` is traced in a process whose JAX has no CPU device for
         the host call (``JAX_PLATFORMS=cuda``): list ``cpu`` too.
+    NotImplementedError
+        When ``f`` is traced for ``jax.export`` with a symbolic shape (a
+        host callback cannot be exported).
 
     Examples
     --------

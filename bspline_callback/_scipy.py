@@ -63,6 +63,9 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
     RuntimeError
         When ``f`` is traced in a process whose JAX has no CPU device for
         the host call (``JAX_PLATFORMS=cuda``): list ``cpu`` too.
+    NotImplementedError
+        When ``f`` is traced for ``jax.export`` with a symbolic shape (a
+        host callback cannot be exported).
 
     Examples
     --------

@@ -117,6 +117,42 @@ def test_native_transformations():
     assert_close(batched, scipy_basis(x64, T, K), scale=10)
 
 
+def test_native_exports_and_round_trips():
+    """``jax.export`` (a model shipped without this package's Python, or
+    run on another platform): the jax backend serializes, with a symbolic
+    number of points too, and the deserialized computation gives scipy's
+    values and derivatives. The callback backend cannot be serialized (a
+    host callback is Python): refused at export with a clear error, never
+    a later failure or a bare ``std::bad_cast`` (JAX's, for a callback
+    with a symbolic shape)."""
+    from jax import export
+
+    xj, x64 = as_jax_points(X)
+    w = np.random.default_rng(3).normal(size=8)
+
+    def value_and_slope(x):
+        f = lambda x: jnp.sum(bc.bspline(x, T, w, K, backend="jax"))  # noqa: E731
+        return bc.design_matrix(x, T, K, backend="jax"), jax.grad(f)(x)
+
+    (n,) = export.symbolic_shape("n")
+    spec = jax.ShapeDtypeStruct((n,), float_dtype())
+    exported = export.export(jax.jit(value_and_slope))(spec)
+    restored = export.deserialize(exported.serialize())
+    basis, slope = restored.call(xj)
+    assert_close(basis, scipy_basis(x64, T, K))
+    assert_close(slope, BSpline(T, w, K)(x64, 1), scale=10)
+    assert restored.call(xj[:3])[0].shape == (3, 8)  # any number of points
+
+    def callback_basis(x):
+        return bc.design_matrix(x, T, K)
+
+    with pytest.raises(NotImplementedError, match='use backend="jax"'):
+        export.export(jax.jit(callback_basis))(spec)
+    fixed = jax.ShapeDtypeStruct((5,), float_dtype())
+    with pytest.raises(NotImplementedError, match="host_callbacks"):
+        export.export(jax.jit(callback_basis))(fixed)
+
+
 def test_native_nan_policy_and_gradients():
     x = jnp.array([0.3, -0.5, jnp.nan, 0.7, 1.5, jnp.inf], float_dtype())
     bad = np.array([False, True, True, False, True, True])
