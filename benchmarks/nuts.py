@@ -30,6 +30,7 @@ samples instead of 500 and 500).
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -62,6 +63,39 @@ def problem(backend):
     return args, {"y": jnp.asarray(y)}, u[None, :] + shifts[:, None]
 
 
+class EmptyBasis:
+    """The model's ``basis`` with the host work taken out: ``basis(x)``
+    returns zeros through one empty ``pure_callback`` (value and first
+    derivative in one call under a derivative, as the package fetches
+    them), so the model around it is timed with an ideal callback."""
+
+    def __init__(self, n_basis):
+        self.n_basis = n_basis
+
+    def basis(self, x):
+        return _empty_level(x, self.n_basis)
+
+
+def _zeros_like_levels(x, n_basis, count):
+    shape = jax.ShapeDtypeStruct(x.shape + (n_basis,), x.dtype)
+
+    def host(x):  # x.shape grows under vmap ("expand_dims")
+        return tuple(np.zeros(x.shape + (n_basis,), shape.dtype) for _ in range(count))
+
+    return jax.pure_callback(host, (shape,) * count, x, vmap_method="expand_dims")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _empty_level(x, n_basis):
+    return _zeros_like_levels(x, n_basis, 1)[0]
+
+
+@_empty_level.defjvp
+def _empty_level_jvp(n_basis, primals, tangents):
+    value, slope = _zeros_like_levels(primals[0], n_basis, 2)
+    return value, slope * tangents[0][..., None]
+
+
 def count_callbacks(f, *args):
     """pure_callback equations in the jaxpr of ``f`` (sub-jaxprs included)."""
     return str(jax.make_jaxpr(f)(*args)).count("pure_callback")
@@ -78,8 +112,11 @@ def in_loop(step, init, length=100):
 def gradient_table(loop_length=100):
     dtype = jnp.result_type(float)
     fns, calls = {}, {}
-    for backend in BACKENDS:
-        args, kwargs, x = problem(backend)
+    for backend in BACKENDS + ("empty",):
+        args, kwargs, x = problem("jax" if backend == "empty" else backend)
+        basis = args[1]
+        if backend == "empty":
+            args = (args[0], EmptyBasis(basis.n_basis), *args[2:])
         info = initialize_model(
             jax.random.PRNGKey(0),
             ca.model,
@@ -101,7 +138,7 @@ def gradient_table(loop_length=100):
 
     # The floor and host work of the callback backend's one traced call: an
     # empty callback returning the value and first-derivative levels.
-    t, k = args[1].t, args[1].k
+    t, k = basis.t, basis.k
     host = _host.HostBasis(t, k)
     x64 = np.asarray(x, np.float64)
     zeros = np.zeros(x.shape + (len(t) - k - 1,), dtype)
@@ -130,9 +167,10 @@ def gradient_table(loop_length=100):
     )
     print("| backend | callbacks per gradient | jitted µs | vmap x2 µs | in loop µs |")
     print("|---|---:|---:|---:|---:|")
-    for b in BACKENDS:
+    for b in BACKENDS + ("empty",):
+        label = "model, empty callbacks (no host work)" if b == "empty" else b
         print(
-            f"| {b} | {calls[b]} | {r[b + ' grad']:.0f} | {r[b + ' grad x2']:.0f} "
+            f"| {label} | {calls[b]} | {r[b + ' grad']:.0f} | {r[b + ' grad x2']:.0f} "
             f"| {r[b + ' loop']:.0f} |"
         )
     print(
@@ -144,6 +182,11 @@ def gradient_table(loop_length=100):
         f"callback / (calls x (floor + host)): jitted "
         f"{r['callback grad'] / (n_calls * (r['floor'] + r['host'])):.2f}, in loop "
         f"{r['callback loop'] / (n_calls * (r['floor loop'] + r['host'])):.2f}.\n"
+        f"The model with empty callbacks in place of the basis (no host "
+        f"work): jitted {r['empty grad']:.0f} µs, in loop {r['empty loop']:.0f} "
+        f"µs; callback / (that + host): jitted "
+        f"{r['callback grad'] / (r['empty grad'] + n_calls * r['host']):.2f}, in loop "
+        f"{r['callback loop'] / (r['empty loop'] + n_calls * r['host']):.2f}.\n"
         f"callback / jax: jitted {r['callback grad'] / r['jax grad']:.2f}, vmap x2 "
         f"{r['callback grad x2'] / r['jax grad x2']:.2f}, in loop "
         f"{r['callback loop'] / r['jax loop']:.2f}.\n",
