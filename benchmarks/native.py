@@ -9,8 +9,8 @@ Medians of interleaved repeats (``basis.bench``), ratios from the same run:
   (``interp1d(x, xp, w, method="cubic2")``, a natural cubic spline through
   n_basis values) where installed; bsplx needs Python >= 3.12;
 - ``bspline`` with the jax backend (the banded form: a gather of ``c``)
-  against the dense product ``design_matrix(x) @ c``, value_and_grad in
-  x and c, at 200 basis functions.
+  against the dense product ``design_matrix(x) @ c`` at 200 basis
+  functions: the value, value_and_grad in x, and in x and c.
 
 - the jax backend's dense basis expanded from the band (its gradient a
   windowed gather of the cotangent) against dense levels computed
@@ -78,6 +78,9 @@ def vg_table(n, widths):
 
 
 def compact_table(n, nb=200):
+    """``bspline`` (the banded form) against the dense product
+    ``design_matrix(x) @ c``, jax backend: the value, value_and_grad in x,
+    and value_and_grad in x and c."""
     k = 3
     dtype = jnp.result_type(float)
     rng = np.random.default_rng(1)
@@ -91,16 +94,22 @@ def compact_table(n, nb=200):
     def dense(x, c):
         return jnp.sum(bc.design_matrix(x, t, k, backend="jax") @ c)
 
-    fns = {
-        "banded": timed_vg(banded, x, c, argnums=(0, 1)),
-        "dense": timed_vg(dense, x, c, argnums=(0, 1)),
-    }
+    fns = {}
+    for name, loss in (("banded", banded), ("dense", dense)):
+        fns[f"{name} value"] = timed_jit(loss, x, c)
+        fns[f"{name} vg x"] = timed_vg(loss, x, c)
+        fns[f"{name} vg x, c"] = timed_vg(loss, x, c, argnums=(0, 1))
     r = {key: v * 1e6 for key, v in bench(fns).items()}
     print(
-        f"\nbspline, jax backend, n={n}, n_basis={nb}, value_and_grad in x "
-        f"and c: banded {r['banded']:.0f} µs, dense product {r['dense']:.0f} "
-        f"µs, dense/banded {r['dense'] / r['banded']:.2f}"
+        f"\nbspline (banded) against the dense product, jax backend, n={n}, "
+        f"n_basis={nb}, µs:\n"
     )
+    print("| call | banded | dense product | dense/banded |")
+    print("|---|---:|---:|---:|")
+    for what in ("value", "vg x", "vg x, c"):
+        b, d = r[f"banded {what}"], r[f"dense {what}"]
+        label = what.replace("vg", "value_and_grad in")
+        print(f"| {label} | {b:.0f} | {d:.0f} | {d / b:.2f} |")
 
 
 def expand_table(n):
