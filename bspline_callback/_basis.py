@@ -156,8 +156,8 @@ def _band_fields(banded, n_basis: int, k: int) -> dict:
     def expand_band(size):
         if not isinstance(size, int):
             # A symbolic size (jax.export's shape polymorphism) has no
-            # answer to the size test; any route traces, and JAX then
-            # refuses to serialize the host callback with its own message.
+            # answer to the size test; either route reaches
+            # ``_bridge._levels``, which refuses symbolic shapes clearly.
             return True
         return not _host.small_route(size, n_basis, derivative=True)
 
