@@ -60,12 +60,10 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
         (``f``).
     ValueError
         If ``nu < 0`` (``f``).
-    RuntimeError
-        When ``f`` is traced in a process whose JAX has no CPU device for
-        the host call (``JAX_PLATFORMS=cuda``): list ``cpu`` too.
-    NotImplementedError
-        When ``f`` is traced for ``jax.export`` with a symbolic shape (a
-        host callback cannot be exported).
+    RuntimeError, NotImplementedError
+        As the ``f`` of :func:`differentiable_callback` (the same bridge):
+        traced without a CPU device for the host call, or with a symbolic
+        shape under ``jax.export``.
 
     Examples
     --------
