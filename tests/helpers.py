@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from scipy.interpolate import BSpline
 
+from bspline_callback import _bridge
+
 # Relative to the largest magnitude in the reference (derivative bases span
 # several orders of magnitude, so a per-entry relative test would be noise).
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 2e-5}
@@ -67,10 +69,45 @@ def as_jax_points(x):
     return xj, np.asarray(xj, dtype=np.float64)
 
 
+def host_call_primitive():
+    """The primitive a host call runs through on this machine's CPU:
+    ``buffer_callback`` where the package takes it (see
+    ``_bridge._host_callback``), ``pure_callback`` otherwise."""
+    return "buffer_callback" if _bridge._buffer_path() else "pure_callback"
+
+
+def host_call_eqns(jaxpr):
+    """The host-call equations that run on a CPU, in a jaxpr and its
+    sub-jaxprs.
+
+    On the ``buffer_callback`` route every host call is a
+    ``lax.platform_dependent`` with a ``buffer_callback`` branch for CPUs and
+    a ``pure_callback`` default branch: this also checks that they pair up,
+    so that a count or a shape read from one route holds for the other.
+    """
+    eqns = list(iter_eqns(jaxpr))
+    pure = [e for e in eqns if e.primitive.name == "pure_callback"]
+    buffer = [e for e in eqns if e.primitive.name == "buffer_callback"]
+    if host_call_primitive() == "pure_callback":
+        assert not buffer, "buffer_callback in the jaxpr on the pure_callback route"
+        return pure
+    assert [_avals(e) for e in buffer] == [_avals(e) for e in pure], (buffer, pure)
+    return buffer
+
+
+def _avals(eqn):
+    return [v.aval for v in (*eqn.invars, *eqn.outvars)]
+
+
+def host_call_shapes(fun, *args):
+    """Output shapes of every host call in the jaxpr of ``fun(*args)``."""
+    jaxpr = jax.make_jaxpr(fun)(*args).jaxpr
+    return [tuple(v.aval.shape) for eqn in host_call_eqns(jaxpr) for v in eqn.outvars]
+
+
 def callback_count(fun, *args):
-    """Number of pure_callback equations in the jaxpr of ``fun(*args)``."""
-    jaxpr = jax.make_jaxpr(fun)(*args)
-    return count_primitive(jaxpr.jaxpr, "pure_callback")
+    """Number of host calls (on a CPU) in the jaxpr of ``fun(*args)``."""
+    return len(host_call_eqns(jax.make_jaxpr(fun)(*args).jaxpr))
 
 
 def count_primitive(jaxpr, name):

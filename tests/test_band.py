@@ -16,7 +16,7 @@ from helpers import (
     assert_close,
     callback_count,
     float_dtype,
-    iter_eqns,
+    host_call_shapes,
     scipy_basis,
 )
 
@@ -105,17 +105,6 @@ def test_dense_from_band_under_vmap_and_second_order():
     assert float(jax.grad(jax.grad(g))(1.0)) == 0.0
 
 
-def callback_shapes(fun, *args):
-    """Output shapes of every pure_callback in the jaxpr of ``fun(*args)``."""
-    jaxpr = jax.make_jaxpr(fun)(*args).jaxpr
-    return [
-        tuple(v.aval.shape)
-        for eqn in iter_eqns(jaxpr)
-        if eqn.primitive.name == "pure_callback"
-        for v in eqn.outvars
-    ]
-
-
 def points(n):
     """``n`` points over the base interval, with four bad ones (NaN rows
     when not extrapolating) placed among them."""
@@ -139,11 +128,11 @@ def test_callback_route_by_size(n):
     loss = lambda x: jnp.sum(bc.design_matrix(x, T, K) @ W)  # noqa: E731
     vg = jax.jit(jax.value_and_grad(loss))
     if dense_route:
-        assert callback_shapes(basis, xj) == [(n, N_BASIS)]
-        assert callback_shapes(vg, xj) == [(n, N_BASIS)] * 2
+        assert host_call_shapes(basis, xj) == [(n, N_BASIS)]
+        assert host_call_shapes(vg, xj) == [(n, N_BASIS)] * 2
     else:
-        assert callback_shapes(basis, xj) == [(n, K + 2)]
-        assert callback_shapes(vg, xj) == [(n, 2 * (K + 1) + 1)]
+        assert host_call_shapes(basis, xj) == [(n, K + 2)]
+        assert host_call_shapes(vg, xj) == [(n, 2 * (K + 1) + 1)]
     out = basis(xj)
     # Equal to the host's own dense rows (no callback: concrete input)...
     np.testing.assert_array_equal(

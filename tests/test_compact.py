@@ -4,7 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import as_jax_points, assert_close, float_dtype, iter_eqns, scipy_basis
+from helpers import (
+    as_jax_points,
+    assert_close,
+    float_dtype,
+    host_call_eqns,
+    iter_eqns,
+    scipy_basis,
+)
 from scipy.interpolate import BSpline
 
 import bspline_callback as bc
@@ -97,10 +104,7 @@ def test_compact_ships_no_dense_rows():
         jax.grad(lambda x: jnp.sum(bc.design_matrix_compact(x, t, K)[0]))
     )(x)
     shapes = [
-        tuple(v.aval.shape)
-        for eqn in iter_eqns(jaxpr.jaxpr)
-        if eqn.primitive.name == "pure_callback"
-        for v in eqn.outvars
+        tuple(v.aval.shape) for eqn in host_call_eqns(jaxpr.jaxpr) for v in eqn.outvars
     ]
     assert shapes and all(s == (64, 2 * (K + 1) + 1) for s in shapes), shapes
     for eqn in iter_eqns(jaxpr.jaxpr):

@@ -16,7 +16,7 @@ from helpers import (
     assert_close,
     banded_route_only,
     float_dtype,
-    iter_eqns,
+    host_call_eqns,
     scipy_basis,
 )
 from scipy.interpolate import BSpline, make_interp_spline
@@ -265,10 +265,7 @@ def test_bspline_ships_banded_rows_not_dense_ones():
     vg = jax.value_and_grad(lambda x, c: jnp.sum(bc.bspline(x, t, c, 3)), (0, 1))
     jaxpr = jax.make_jaxpr(vg)(x, c)
     shapes = [
-        tuple(v.aval.shape)
-        for eqn in iter_eqns(jaxpr.jaxpr)
-        if eqn.primitive.name == "pure_callback"
-        for v in eqn.outvars
+        tuple(v.aval.shape) for eqn in host_call_eqns(jaxpr.jaxpr) for v in eqn.outvars
     ]
     assert shapes == [(7, 2 * 4 + 1)]
 
