@@ -26,9 +26,15 @@ so that the noise of a shared machine hits every contender alike):
   (a natural cubic spline through n_basis values: same size of problem,
   pure JAX). bsplx needs Python >= 3.12 and is skipped when missing.
 
+The package's host call is ``buffer_callback`` on a one-CPU process
+(``_bridge._host_callback``): ``buffer floor`` is an empty one (copying
+preallocated arrays into XLA's buffers), and ``pure_callback route`` the
+same jitted calls traced with ``BSPLINE_CALLBACK_HOST_CALL=pure_callback``.
+
 Ratios printed: question / host (host speed-up), jit / (floor + host) and
-jit vg / (floor2 + host of two levels) (overhead over the floor), vmap64 /
-one call on 64 n points. A second table times the host function against the
+jit vg / (floor2 + host of two levels) (overhead over the issue's floor, an
+empty ``pure_callback``), the same over the ``buffer_callback`` floor,
+vmap64 / one call on 64 n points. A second table times the host function against the
 question's code for nu = 0..3 (n = 1e5, 50 functions, float64, with the
 largest difference in values), both as ``bspline`` runs it (banded: the
 k + 1 non-zeros per row and their first column) and as ``design_matrix``
@@ -43,6 +49,7 @@ the size where the package switches (``_host.small_route``). Run:
 """
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
@@ -56,6 +63,11 @@ import numpy as np
 
 import bspline_callback as bc
 from bspline_callback import _basis, _bridge, _host
+
+try:
+    from jax.experimental.buffer_callback import buffer_callback
+except ImportError:  # older JAX: the package takes pure_callback too
+    buffer_callback = None
 
 try:
     import interpax
@@ -96,6 +108,42 @@ def machine_line():
     )
 
 
+@contextlib.contextmanager
+def pure_callback_route():
+    """Within the block, traces take the ``pure_callback`` route (the
+    package reads ``BSPLINE_CALLBACK_HOST_CALL`` at trace time): call a
+    jitted function once inside it to compile it on that route."""
+    saved = os.environ.get(_bridge.HOST_CALL_ENV)
+    os.environ[_bridge.HOST_CALL_ENV] = "pure_callback"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[_bridge.HOST_CALL_ENV]
+        else:
+            os.environ[_bridge.HOST_CALL_ENV] = saved
+
+
+def empty_callback(*arrays, route="pure_callback"):
+    """A jitted host call on ``x`` returning ``arrays`` (preallocated, no host
+    work): the floor of a call fetching their shapes, through
+    ``pure_callback`` or ``buffer_callback`` (copying them into XLA's
+    buffers, as the package's host call does)."""
+    shapes = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays)
+    if route == "pure_callback":
+        return jax.jit(
+            lambda x: jax.pure_callback(
+                lambda x: arrays, shapes, x, vmap_method="expand_dims"
+            )
+        )
+
+    def fill(ctx, out, x):
+        for buffer, a in zip(out, arrays, strict=True):
+            np.copyto(np.asarray(buffer), a)
+
+    return jax.jit(buffer_callback(fill, shapes, vmap_method="expand_dims"))
+
+
 def sync(f):
     return lambda *a: jax.block_until_ready(f(*a))
 
@@ -124,14 +172,6 @@ def case(n, n_basis, quick):
     width = k + 2  # k + 1 values and the first column, per level
     band_out = np.zeros((n, width), dtype), np.zeros((n, 2 * width - 1), dtype)
 
-    def empty_callback(*arrays):
-        shapes = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays)
-        return jax.jit(
-            lambda x: jax.pure_callback(
-                lambda x: arrays, shapes, x, vmap_method="expand_dims"
-            )
-        )
-
     floors = {
         "floor": empty_callback(dense_out),
         "floor2": empty_callback(dense_out, dense_out),
@@ -139,10 +179,23 @@ def case(n, n_basis, quick):
     if banded:
         floors["band floor"] = empty_callback(band_out[0])
         floors["band floor2"] = empty_callback(band_out[1])
+    if _bridge._buffer_path():  # the route the package takes here
+        floors["buffer floor"] = empty_callback(dense_out, route="buffer_callback")
+        floors["buffer floor2"] = empty_callback(
+            dense_out, dense_out, route="buffer_callback"
+        )
     value = jax.jit(lambda x: bc.design_matrix(x, t, k))
     vg = jax.jit(jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w)))
+    with pure_callback_route():  # the same calls on the other route
+        pure_value = jax.jit(lambda x: bc.design_matrix(x, t, k))
+        pure_vg = jax.jit(
+            jax.value_and_grad(lambda x: jnp.sum(bc.design_matrix(x, t, k) @ w))
+        )
+        sync(pure_value)(xj), sync(pure_vg)(xj)  # traced and compiled here
     fns = {
         "question": lambda: question_basis(t, k, 0, x64),
+        "pure jit": lambda: sync(pure_value)(xj),
+        "pure jit vg": lambda: sync(pure_vg)(xj),
         "host": lambda: host.levels(x64, (0,), dtype=dtype),
         "host2": lambda: host.levels(x64, (0, 1), dtype=dtype),
         "jit": lambda: sync(value)(xj),
@@ -337,13 +390,17 @@ def main():
     widths = [10, 50] if args.quick else [10, 50, 200]
     print(machine_line() + "\n")
     print(
-        "| n | n_basis | fetched | question µs | host µs | floor µs | jit µs "
-        "| jit vg µs "
+        "| n | n_basis | fetched | question µs | host µs | floor µs "
+        "| buffer floor µs | jit µs | jit vg µs | pure_callback route: jit, vg µs "
         "| question/host | jit/(floor+host) | vg/(floor2+host2) "
+        "| jit, vg over the buffer floor + host "
         "| jit, vg over the band's floor + host | vmap64/one 64n "
         "| interpax vg / jit vg |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print(
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|"
+        "---:|---:|"
+    )
     # A discarded warm-up case: the first timings of a process (thread
     # pools, allocator, CPU clocks) run slow and would skew the first row.
     case(sizes[0], widths[0], True)
@@ -353,6 +410,13 @@ def main():
             r = {key: v * 1e6 for key, v in r.items()}
             vmap = f"{r['vmap64'] / r['one 64n']:.2f}" if "vmap64" in r else "-"
             ipx = f"{r['interpax vg'] / r['jit vg']:.2f}" if "interpax vg" in r else "-"
+            buffer, buffer_ratios = "-", "-"
+            if "buffer floor" in r:
+                buffer = f"{r['buffer floor']:.0f}"
+                buffer_ratios = (
+                    f"{r['jit'] / (r['buffer floor'] + r['host']):.2f}, "
+                    f"{r['jit vg'] / (r['buffer floor2'] + r['host2']):.2f}"
+                )
             band = "-"
             if banded:
                 band = (
@@ -362,10 +426,12 @@ def main():
             print(
                 f"| {n} | {nb} | {'band' if banded else 'dense'} "
                 f"| {r['question']:.0f} | {r['host']:.0f} "
-                f"| {r['floor']:.0f} | {r['jit']:.0f} | {r['jit vg']:.0f} "
+                f"| {r['floor']:.0f} | {buffer} | {r['jit']:.0f} | {r['jit vg']:.0f} "
+                f"| {r['pure jit']:.0f}, {r['pure jit vg']:.0f} "
                 f"| {r['question'] / r['host']:.2f} "
                 f"| {r['jit'] / (r['floor'] + r['host']):.2f} "
-                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {band} "
+                f"| {r['jit vg'] / (r['floor2'] + r['host2']):.2f} | {buffer_ratios} "
+                f"| {band} "
                 f"| {vmap} | {ipx} |",
                 flush=True,
             )

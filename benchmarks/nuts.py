@@ -30,6 +30,7 @@ samples instead of 500 and 500).
 """
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -38,13 +39,20 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from basis import bench, machine_line, sync, timed_jit
+from basis import (
+    bench,
+    empty_callback,
+    machine_line,
+    pure_callback_route,
+    sync,
+    timed_jit,
+)
 from numpyro.diagnostics import effective_sample_size
 from numpyro.infer import MCMC, NUTS, init_to_median
 from numpyro.infer.util import initialize_model
 
 import bspline_callback as bc
-from bspline_callback import _host
+from bspline_callback import _bridge, _host
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import curve_alignment as ca  # noqa: E402
@@ -65,9 +73,11 @@ def problem(backend):
 
 class EmptyBasis:
     """The model's ``basis`` with the host work taken out: ``basis(x)``
-    returns zeros through one empty ``pure_callback`` (value and first
-    derivative in one call under a derivative, as the package fetches
-    them), so the model around it is timed with an ideal callback."""
+    returns zeros through one empty host call, on the route the package
+    takes (``_bridge._host_callback``: ``buffer_callback`` or
+    ``pure_callback``), fetching the value and first derivative together
+    under a derivative as the package does, so the model around the call
+    is timed with an ideal callback."""
 
     def __init__(self, n_basis):
         self.n_basis = n_basis
@@ -82,7 +92,7 @@ def _zeros_like_levels(x, n_basis, count):
     def host(x):  # x.shape grows under vmap ("expand_dims")
         return tuple(np.zeros(x.shape + (n_basis,), shape.dtype) for _ in range(count))
 
-    return jax.pure_callback(host, (shape,) * count, x, vmap_method="expand_dims")
+    return _bridge._host_callback(host, (shape,) * count, x)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
@@ -97,8 +107,11 @@ def _empty_level_jvp(n_basis, primals, tangents):
 
 
 def count_callbacks(f, *args):
-    """pure_callback equations in the jaxpr of ``f`` (sub-jaxprs included)."""
-    return str(jax.make_jaxpr(f)(*args)).count("pure_callback")
+    """Host calls in the jaxpr of ``f`` (sub-jaxprs included): on the
+    ``buffer_callback`` route each is a ``lax.platform_dependent`` holding a
+    ``buffer_callback`` (CPU) and a ``pure_callback`` (other platforms)."""
+    text = str(jax.make_jaxpr(f)(*args))
+    return text.count("buffer_callback[") or text.count("pure_callback[")
 
 
 def in_loop(step, init, length=100):
@@ -109,13 +122,26 @@ def in_loop(step, init, length=100):
     return lambda: sync(loop)(init)
 
 
+#: The timed calls: label and key.
+CALLS = (("jitted", "grad"), ("vmap x2", "grad x2"), ("in loop", "loop"))
+
+#: Rows of the gradient table: (label, backend, model basis, host-call route).
+ROWS = (
+    ("callback", "callback", "package", "auto"),
+    ("jax", "jax", "package", "auto"),
+    ("model, empty host calls (no host work)", "jax", "empty", "auto"),
+    ("callback, pure_callback route", "callback", "package", "pure_callback"),
+    ("model, empty pure_callbacks", "jax", "empty", "pure_callback"),
+)
+
+
 def gradient_table(loop_length=100):
     dtype = jnp.result_type(float)
     fns, calls = {}, {}
-    for backend in BACKENDS + ("empty",):
-        args, kwargs, x = problem("jax" if backend == "empty" else backend)
+    for label, backend, model_basis, route in ROWS:
+        args, kwargs, x = problem(backend)
         basis = args[1]
-        if backend == "empty":
+        if model_basis == "empty":
             args = (args[0], EmptyBasis(basis.n_basis), *args[2:])
         info = initialize_model(
             jax.random.PRNGKey(0),
@@ -131,28 +157,36 @@ def gradient_table(loop_length=100):
             return jax.tree.map(lambda a, g: a - 1e-6 * g, z, vg(z)[1])
 
         z2 = jax.tree.map(lambda a: jnp.stack([a, a]), z)
-        calls[backend] = count_callbacks(vg, z)
-        fns[f"{backend} grad"] = timed_jit(vg, z)
-        fns[f"{backend} grad x2"] = timed_jit(jax.vmap(vg), z2)
-        fns[f"{backend} loop"] = in_loop(descend, z, loop_length)
+        pure = route == "pure_callback"
+        with pure_callback_route() if pure else contextlib.nullcontext():
+            calls[label] = count_callbacks(vg, z)
+            timed = {
+                "grad": timed_jit(vg, z),
+                "grad x2": timed_jit(jax.vmap(vg), z2),
+                "loop": in_loop(descend, z, loop_length),
+            }
+            for key, f in timed.items():
+                f()  # traced and compiled now, on this route
+                fns[f"{label} {key}"] = f
 
-    # The floor and host work of the callback backend's one traced call: an
-    # empty callback returning the value and first-derivative levels.
+    # The floors and host work of the callback backend's one traced call:
+    # empty host calls returning the value and first-derivative levels.
     t, k = basis.t, basis.k
     host = _host.HostBasis(t, k)
     x64 = np.asarray(x, np.float64)
     zeros = np.zeros(x.shape + (len(t) - k - 1,), dtype)
-    shape = jax.ShapeDtypeStruct(zeros.shape, dtype)
-
-    def floor(x):
-        out = jax.pure_callback(
-            lambda x: (zeros, zeros), (shape, shape), x, vmap_method="expand_dims"
-        )
-        return x + 1e-6 * out[0].sum(-1)  # the next call depends on this one
-
     xj = jnp.asarray(x, dtype)
-    fns["floor"] = timed_jit(floor, xj)
-    fns["floor loop"] = in_loop(floor, xj, loop_length)
+    floor_routes = {"floor": "pure_callback"}
+    if _bridge._buffer_path():
+        floor_routes["buffer floor"] = "buffer_callback"
+    for name, floor_route in floor_routes.items():
+        empty = empty_callback(zeros, zeros, route=floor_route)
+
+        def floor(x, empty=empty):
+            return x + 1e-6 * empty(x)[0].sum(-1)  # the next call depends on this
+
+        fns[name] = timed_jit(floor, xj)
+        fns[f"{name} loop"] = in_loop(floor, xj, loop_length)
     fns["host"] = lambda: host.levels(x64, (0, 1), dtype=dtype)
     r = {key: v * 1e6 for key, v in bench(fns, min_time=0.3).items()}
     for key in list(r):
@@ -165,33 +199,58 @@ def gradient_table(loop_length=100):
         f"jitted call, a jitted vmap over 2 chains, and inside a jitted "
         f"loop of {loop_length} gradients (no dispatch, as in NUTS):\n"
     )
-    print("| backend | callbacks per gradient | jitted µs | vmap x2 µs | in loop µs |")
+    print("| model | host calls per gradient | jitted µs | vmap x2 µs | in loop µs |")
     print("|---|---:|---:|---:|---:|")
-    for b in BACKENDS + ("empty",):
-        label = "model, empty callbacks (no host work)" if b == "empty" else b
+    for label, *_ in ROWS:
         print(
-            f"| {label} | {calls[b]} | {r[b + ' grad']:.0f} | {r[b + ' grad x2']:.0f} "
-            f"| {r[b + ' loop']:.0f} |"
+            f"| {label} | {calls[label]} | {r[label + ' grad']:.0f} "
+            f"| {r[label + ' grad x2']:.0f} | {r[label + ' loop']:.0f} |"
         )
-    print(
-        f"| floor (empty callback) | 1 | {r['floor']:.0f} | | {r['floor loop']:.0f} |"
-    )
-    n_calls = calls["callback"]
-    print(
-        f"\nhost function (value and first derivative) {r['host']:.0f} µs.\n"
-        f"callback / (calls x (floor + host)): jitted "
-        f"{r['callback grad'] / (n_calls * (r['floor'] + r['host'])):.2f}, in loop "
-        f"{r['callback loop'] / (n_calls * (r['floor loop'] + r['host'])):.2f}.\n"
-        f"The model with empty callbacks in place of the basis (no host "
-        f"work): jitted {r['empty grad']:.0f} µs, in loop {r['empty loop']:.0f} "
-        f"µs; callback / (that + host): jitted "
-        f"{r['callback grad'] / (r['empty grad'] + n_calls * r['host']):.2f}, in loop "
-        f"{r['callback loop'] / (r['empty loop'] + n_calls * r['host']):.2f}.\n"
-        f"callback / jax: jitted {r['callback grad'] / r['jax grad']:.2f}, vmap x2 "
-        f"{r['callback grad x2'] / r['jax grad x2']:.2f}, in loop "
-        f"{r['callback loop'] / r['jax loop']:.2f}.\n",
-        flush=True,
-    )
+    for name, floor_route in floor_routes.items():
+        print(
+            f"| {name} (an empty {floor_route}, 2 outputs) | 1 "
+            f"| {r[name]:.0f} | | {r[name + ' loop']:.0f} |"
+        )
+
+    def over_floor(row, floor):
+        """row / (floor + host), jitted and in the loop."""
+        return ", ".join(
+            f"{r[f'{row} {a}'] / (r[f'{floor}{b}'] + r['host']):.2f}"
+            for a, b in (("grad", ""), ("loop", " loop"))
+        )
+
+    def over_model(row, empty):
+        """row / (the model with empty host calls + host), jitted, in loop."""
+        return ", ".join(
+            f"{r[f'{row} {a}'] / (r[f'{empty} {a}'] + r['host']):.2f}"
+            for a in ("grad", "loop")
+        )
+
+    def ratios(top, bottom):
+        return ", ".join(
+            f"{key} {r[f'{top} {a}'] / r[f'{bottom} {a}']:.2f}" for key, a in CALLS
+        )
+
+    pure, empty, empty_pure = ROWS[3][0], ROWS[2][0], ROWS[4][0]
+    lines = [
+        f"host function (value and first derivative) {r['host']:.0f} µs.",
+        "callback / (floor + host), jitted and in loop, over the issue's floor "
+        f"(an empty pure_callback): {over_floor('callback', 'floor')}; on the "
+        f"pure_callback route: {over_floor(pure, 'floor')}.",
+    ]
+    if "buffer floor" in r:
+        lines.append(
+            "callback / (buffer floor + host): "
+            f"{over_floor('callback', 'buffer floor')}."
+        )
+    lines += [
+        "callback / (model with empty host calls + host): "
+        f"{over_model('callback', empty)}; on the pure_callback route: "
+        f"{over_model(pure, empty_pure)}.",
+        f"callback / jax: {ratios('callback', 'jax')}.",
+        f"pure_callback route / callback: {ratios(pure, 'callback')}.",
+    ]
+    print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 class CompileClock:
