@@ -404,8 +404,9 @@ def design_matrix(
     """The dense B-spline basis (or its ``nu``-th derivative) at ``x``.
 
     Equal to ``scipy.interpolate.BSpline(t, np.eye(n), k, extrapolate)(x, nu)``,
-    evaluated by scipy's compiled routines on the host through
-    ``jax.pure_callback``, and differentiable in ``x`` to any order through
+    evaluated by scipy's compiled routines on the host through a host
+    callback (``jax.pure_callback``; on a CPU, ``buffer_callback``: see
+    ``_bridge._host_callback``), and differentiable in ``x`` to any order through
     ``jax.custom_jvp`` (the derivative of level ``nu`` is level ``nu + 1``).
 
     Parameters
@@ -429,8 +430,8 @@ def design_matrix(
         is wrapped into the base interval. NaN or infinite ``x`` always gives
         a NaN row.
     backend : {"callback", "jax"}, default "callback"
-        ``"callback"``: scipy's compiled routines on the host through
-        ``jax.pure_callback`` (exactly scipy's values). ``"jax"``: the same
+        ``"callback"``: scipy's compiled routines on the host through a
+        host callback (exactly scipy's values). ``"jax"``: the same
         basis in pure ``jax.numpy`` (span search and de Boor's recurrence on
         the ``k + 1`` non-zeros; agrees with scipy to rounding), with no
         host round trip: faster for small and medium problems, and it runs

@@ -1,4 +1,4 @@
-"""The bridge: ``jax.pure_callback`` for values, ``jax.custom_jvp`` for derivatives.
+"""The bridge: a host callback for values, ``jax.custom_jvp`` for derivatives.
 
 A host function ``host(x, nu)`` is row-wise in ``x`` and satisfies
 ``d/dx host(x, nu) == host(x, nu + 1)``. The JAX side is one primitive,
@@ -123,7 +123,8 @@ def _np_dtype(name: str) -> np.dtype:
 
 @dataclasses.dataclass(frozen=True)
 class _HostCall:
-    """The callable handed to ``pure_callback``.
+    """The callable handed to ``pure_callback`` (``_BufferCall`` wraps it
+    for ``buffer_callback``).
 
     A frozen dataclass, so equal calls compare equal and hash alike: JAX keys
     its compilation caches on the callback, and a fresh closure or
@@ -409,7 +410,7 @@ def _levels(
     def cb(call, shapes):
         out = _host_callback(call, shapes, x, *ops)
         if varying:
-            # Inside shard_map, pure_callback declares its results invariant
+            # Inside shard_map, a host call declares its results invariant
             # across the mesh; they vary with x, and the JVP rule's tangents
             # (products with x's tangent) do, so the types must say so.
             out = jax.lax.pcast(out, varying, to="varying")
