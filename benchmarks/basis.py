@@ -49,13 +49,13 @@ the size where the package switches (``_host.small_route``). Run:
 """
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import os
 import platform
 import sys
 import time
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
@@ -63,11 +63,6 @@ import numpy as np
 
 import bspline_callback as bc
 from bspline_callback import _basis, _bridge, _host
-
-try:
-    from jax.experimental.buffer_callback import buffer_callback
-except ImportError:  # older JAX: the package takes pure_callback too
-    buffer_callback = None
 
 try:
     import interpax
@@ -108,20 +103,11 @@ def machine_line():
     )
 
 
-@contextlib.contextmanager
 def pure_callback_route():
-    """Within the block, traces take the ``pure_callback`` route (the
+    """A context in which traces take the ``pure_callback`` route (the
     package reads ``BSPLINE_CALLBACK_HOST_CALL`` at trace time): call a
     jitted function once inside it to compile it on that route."""
-    saved = os.environ.get(_bridge.HOST_CALL_ENV)
-    os.environ[_bridge.HOST_CALL_ENV] = "pure_callback"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ[_bridge.HOST_CALL_ENV]
-        else:
-            os.environ[_bridge.HOST_CALL_ENV] = saved
+    return mock.patch.dict(os.environ, {_bridge.HOST_CALL_ENV: "pure_callback"})
 
 
 def empty_callback(*arrays, route="pure_callback"):
@@ -141,7 +127,9 @@ def empty_callback(*arrays, route="pure_callback"):
         for buffer, a in zip(out, arrays, strict=True):
             np.copyto(np.asarray(buffer), a)
 
-    return jax.jit(buffer_callback(fill, shapes, vmap_method="expand_dims"))
+    # The package's own import of the experimental API (None on old JAX,
+    # where the package, and so this floor, is never on this route).
+    return jax.jit(_bridge._buffer_callback(fill, shapes, vmap_method="expand_dims"))
 
 
 def sync(f):
