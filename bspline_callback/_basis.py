@@ -6,22 +6,27 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+import os
+import sys
+import warnings
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _host
-from ._bridge import Spec, evaluate, evaluate_banded
+from ._bridge import Spec, _is_traced, evaluate, evaluate_banded
 from ._checks import (
     check_backend,
     check_extrapolate,
+    check_knot_dtype,
     check_knot_shape,
     check_knots,
     check_order,
+    check_real_points,
 )
-from ._native import SpanBins, knot_table, native_levels, take_clipped
+from ._native import NativeKnots, native_levels, take_clipped, traced_knots
 
 __all__ = [
     "BSplineBasis",
@@ -69,37 +74,19 @@ def _concrete_spec(t_bytes: bytes, k: int, extrapolate: bool | str) -> Spec:
 
 def _native_fn(k: int, extrapolate: bool | str, t_const: np.ndarray | None):
     """``Spec.native`` for degree ``k``: knots closed over, or the operand."""
-    # Concrete knots: the recurrence's per-span constants, built once in
-    # float64 (rounded to x's dtype at trace time).
-    table = None if t_const is None else knot_table(t_const, k, np)
-    bins = None if t_const is None else SpanBins.build(t_const, k)
+    periodic = extrapolate == "periodic"
+    knots = None if t_const is None else NativeKnots(t_const, k, periodic)
 
     # jit: one compiled computation per shape when called eagerly (op by op
     # it would dispatch dozens of small operations); inlined under jit.
     @functools.partial(jax.jit, static_argnames=("nus", "banded"))
     def native(x, *ops, nus, banded):
-        if t_const is None:
-            t = jnp.asarray(ops[0], x.dtype)
-            return native_levels(
-                x, t, k=k, nus=nus, extrapolate=extrapolate, banded=banded
-            )
-        t_hi = t_const.astype(x.dtype)  # numpy: known at trace time
-        t_lo = None
-        if x.dtype != np.float64:
-            # The rounding error of the knots, so that comparisons of x
-            # with the float64 knots stay exact (as on the host).
-            t_lo = jnp.asarray((t_const - t_hi.astype(np.float64)).astype(x.dtype))
+        if knots is None:
+            kn = traced_knots(jnp.asarray(ops[0], x.dtype), k, periodic)
+        else:
+            kn = knots.arrays(x.dtype)
         return native_levels(
-            x,
-            jnp.asarray(t_hi),
-            t_lo,
-            k=k,
-            nus=nus,
-            extrapolate=extrapolate,
-            banded=banded,
-            table=table.astype(x.dtype),
-            t_const=t_const,
-            bins=bins,
+            x, kn, k=k, nus=nus, extrapolate=extrapolate, banded=banded
         )
 
     return native
@@ -349,11 +336,25 @@ class BSplineBasis:
             Equal to ``design_matrix(x, self.t, self.k, nu=nu,
             extrapolate=self.extrapolate)``.
         """
-        return evaluate(self._spec, x, check_order("BSplineBasis.basis", nu, "nu"))
+        nu = check_order("BSplineBasis.basis", nu, "nu")
+        ends = (float(self._t[self._k]), float(self._t[-self._k - 1]))
+        call = _Call("BSplineBasis.basis", self._spec, nu, (), ends, self._extrapolate)
+        return _dense(call, x)
 
     def __call__(self, x: Any, nu: int = 0) -> jax.Array:
         """Alias of :meth:`basis`."""
         return self.basis(x, nu)
+
+
+class _Call(NamedTuple):
+    """A validated call: what to evaluate, and where its points may lie."""
+
+    func: str
+    spec: Spec
+    nu: int
+    ops: tuple  # (t,) for traced knots
+    ends: tuple  # (t[k], t[n]): floats, or traced scalars
+    extrapolate: bool | str
 
 
 def _spec_for(
@@ -367,29 +368,108 @@ def _spec_for(
     t_name: str = "t",
     k_name: str = "k",
     nu_name: str = "nu",
-) -> tuple[Spec, int, tuple]:
+) -> _Call:
     """Shared front end: validate eagerly; the spec, ``nu`` and operands."""
     k = check_order(func, k, k_name)
     nu = check_order(func, nu, nu_name)
     extrapolate = check_extrapolate(func, extrapolate)
     native = check_backend(func, backend) == "jax"
+    if not isinstance(t, jax.core.Tracer) and _is_traced(t):
+        t = jnp.stack([jnp.asarray(v) for v in t])  # a list holding tracers
     if isinstance(t, jax.core.Tracer):
+        check_knot_dtype(func, t.dtype, t_name, t)
         check_knot_shape(func, tuple(t.shape), k, t_name=t_name, k_name=k_name)
         if not jnp.issubdtype(t.dtype, jnp.floating):
             t = t.astype(jnp.result_type(float))
         make = _native_traced_spec if native else _traced_spec
-        return make(t.shape[0], k, extrapolate, func, t_name), nu, (t,)
+        spec = make(t.shape[0], k, extrapolate, func, t_name)
+        return _Call(func, spec, nu, (t,), (t[k], t[-k - 1]), extrapolate)
     t_arr = check_knots(func, t, k, t_name=t_name, k_name=k_name)
     make = _native_spec if native else _concrete_spec
-    return make(t_arr.tobytes(), k, extrapolate), nu, ()
+    spec = make(t_arr.tobytes(), k, extrapolate)
+    ends = (float(t_arr[k]), float(t_arr[-k - 1]))
+    return _Call(func, spec, nu, (), ends, extrapolate)
+
+
+def _jax_float_dtype(x: Any) -> np.dtype:
+    """The float dtype JAX gives ``x`` (float32 for float64 numpy input
+    without x64)."""
+    dtype = np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype
+    return np.dtype(jnp.result_type(float, jax.dtypes.canonicalize_dtype(dtype)))
+
+
+def _points(call: _Call, x: Any) -> tuple[Any, np.dtype | None]:
+    """``x`` for the bridge, and the dtype to cast its results to.
+
+    Warns for concrete points outside the base interval without
+    extrapolation. Half-precision points are evaluated in float32 and the
+    results rounded back; the end rule still uses their own dtype, so a
+    point equal to an end's rounding to float16 becomes that end in float32.
+    """
+    check_real_points(call.func, x)
+    traced = _is_traced(x)
+    x = jnp.asarray(x) if traced else x  # a list of tracers too
+    dtype = _jax_float_dtype(x if traced else np.asarray(x))
+    lo, hi = call.ends
+    if not traced and not call.ops and call.extrapolate is False:
+        _warn_outside(call.func, np.asarray(x), dtype, lo, hi)
+    if dtype.itemsize >= 4:
+        return x, None
+    xp = jnp if traced or call.ops else np
+    x = xp.asarray(x)
+    x32 = x.astype(np.float32)
+    for end in (lo, hi):
+        rounded = xp.asarray(end, dtype) if not call.ops else end.astype(dtype)
+        x32 = xp.where(x == rounded, xp.asarray(end, np.float32), x32)
+    return x32, dtype
+
+
+def _warn_outside(func: str, x: np.ndarray, dtype: np.dtype, lo: float, hi: float):
+    """A ``UserWarning`` for concrete points outside ``[lo, hi]`` (the end
+    rule applied: an end rounded to x's dtype is inside)."""
+    if x.size == 0:
+        return
+    xr = np.asarray(x).astype(dtype).astype(np.float64)
+    lo_r, hi_r = float(np.asarray(lo, dtype)), float(np.asarray(hi, dtype))
+    with np.errstate(invalid="ignore"):
+        outside = ((xr < lo) & (xr != lo_r)) | ((xr > hi) & (xr != hi_r))
+    count = int(np.count_nonzero(outside))
+    if count:
+        warnings.warn(
+            f"{func}: {count} of {x.size} points lie outside the base interval "
+            f"[{lo!r}, {hi!r}] of the knots, and their rows are NaN "
+            "(extrapolate=False). Pass extrapolate='linear' (or True) to "
+            "continue the basis past the ends, or use knots that cover the "
+            "points.",
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside this package: the warning
+    points at the user's call, however deep inside the package it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _dense(call: _Call, x: Any) -> jax.Array:
+    """The dense level ``call.nu`` at ``x``."""
+    x, out_dtype = _points(call, x)
+    out = evaluate(call.spec, x, call.nu, call.ops)
+    return out if out_dtype is None else out.astype(out_dtype)
 
 
 def _basis_or_traced(
     func: str, x: Any, t: Any, k: Any, nu: Any, extrapolate: Any, **names
 ) -> jax.Array:
     """Validate eagerly, then evaluate the dense basis for concrete or traced knots."""
-    spec, nu, ops = _spec_for(func, t, k, nu, extrapolate, **names)
-    return evaluate(spec, x, nu, ops)
+    return _dense(_spec_for(func, t, k, nu, extrapolate, **names), x)
 
 
 def design_matrix(
@@ -575,51 +655,45 @@ def bspline(
         ``c`` is a scalar or ``c.shape[0] != nt - k - 1``; and as
         :func:`design_matrix`.
     """
-    spec, nu, ops = _spec_for("bspline", t, k, nu, extrapolate, backend=backend)
+    call = _spec_for("bspline", t, k, nu, extrapolate, backend=backend)
     c = jnp.asarray(c)
-    n_basis = spec.feature_shape[0]
+    n_basis = call.spec.feature_shape[0]
     if c.ndim == 0 or c.shape[0] != n_basis:
         raise ValueError(
             f"bspline: `c` must have shape (n_basis, ...) with "
             f"n_basis = len(t) - k - 1 = {n_basis}, got shape {c.shape}."
         )
-    if not spec.band:  # pragma: no cover - over 16M basis functions
-        basis = evaluate(spec, x, nu, ops)
-        return jnp.tensordot(basis, c, axes=([-1], [0]))
+    if not call.spec.band:  # pragma: no cover - over 16M basis functions
+        return jnp.tensordot(_dense(call, x), c, axes=([-1], [0]))
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
-    vals, start = _compact(spec, x, nu, ops)
+    vals, start, bad, out_dtype = _compact(call, x)
     # One gather per point of a row of k + 1 consecutive coefficients (a
     # small (n_basis, ..., k + 1) table of c's windows, built per call),
     # where k + 1 gathers of c would each be a pass over the points.
     band = jnp.arange(n_basis)[:, None] + jnp.arange(len(vals))
     windows = jnp.moveaxis(take_clipped(c, band), 1, -1)  # (n_basis, ..., k + 1)
     rows = take_clipped(windows, start)  # (*x.shape, *c.shape[1:], k + 1)
-    # A sum of band products, elementwise over the points: an einsum over
-    # the band (a batched dot of k + 1 terms per point) is a slow library
-    # call on XLA's CPU backend. Trailing axes of c are kept as they are:
-    # flattening them (to (n, 1) for a 1-D c) sends the caller's reductions
-    # of the result down a slow path too.
+    # Elementwise products over the points, not an einsum over the band (a
+    # slow library call on XLA's CPU backend); c's trailing axes kept.
     lead = (...,) + (None,) * (c.ndim - 1)
-    res = sum(v[lead] * rows[..., j] for j, v in enumerate(vals))
-    # An identity, values and derivatives alike (NaN rows stay NaN; both
-    # branches carry res's tangent and cotangent), that ends in a select:
-    # XLA's CPU backend otherwise pulls the products into the caller's
-    # jnp.sum, a library fusion that needs each band array written out
-    # first (k + 1 passes more); behind a select, band and products are
-    # one pass.
-    return jnp.where(jnp.isnan(res), res + jnp.nan, res)
+    # NaN rows contribute 0 inside and become NaN in the final select, so a
+    # caller who masks them (jnp.where) gets finite gradients in x and c.
+    res = sum(jnp.where(bad, 0, v)[lead] * rows[..., j] for j, v in enumerate(vals))
+    # A select last: XLA's CPU backend would otherwise pull the products
+    # into the caller's reduction (docs/design.md).
+    res = jnp.where(bad[lead], jnp.nan, res)
+    return res if out_dtype is None else res.astype(out_dtype)
 
 
-def _compact(spec: Spec, x: Any, nu: int, ops: tuple) -> tuple[tuple, jax.Array]:
-    """Banded level ``nu``: ``band`` arrays of x's shape, and the first
-    column as int32 (0 on NaN rows).
-
-    Both backends return NaN values on NaN rows, at every level, so their
-    derivatives (the next level) are NaN there too: no mask is needed.
-    """
-    vals, first = evaluate_banded(spec, x, nu, ops)
-    return vals, jnp.nan_to_num(first, nan=0).astype(jnp.int32)
+def _compact(call: _Call, x: Any) -> tuple[tuple, jax.Array, jax.Array, Any]:
+    """Banded level ``call.nu``: ``band`` arrays of x's shape (NaN rows
+    NaN, at every level), the first column as int32 (0 on NaN rows), the
+    NaN rows, and the dtype to cast results to (None: as they are)."""
+    x, out_dtype = _points(call, x)
+    vals, first = evaluate_banded(call.spec, x, call.nu, call.ops)
+    bad = jnp.isnan(first)
+    return vals, jnp.where(bad, 0, first).astype(jnp.int32), bad, out_dtype
 
 
 def design_matrix_compact(
@@ -674,11 +748,12 @@ def design_matrix_compact(
     ((2, 4), [0, 1])
     """
     func = "design_matrix_compact"
-    spec, nu, ops = _spec_for(func, t, k, nu, extrapolate, backend=backend)
-    if not spec.band:  # pragma: no cover - over 16M basis functions
+    call = _spec_for(func, t, k, nu, extrapolate, backend=backend)
+    if not call.spec.band:  # pragma: no cover - over 16M basis functions
         raise ValueError(
             f"{func}: the compact form needs fewer than 2**24 basis "
-            f"functions, got {spec.feature_shape[0]}; use design_matrix."
+            f"functions, got {call.spec.feature_shape[0]}; use design_matrix."
         )
-    vals, first = _compact(spec, x, nu, ops)
-    return jnp.stack(vals, axis=-1), first
+    vals, first, _, out_dtype = _compact(call, x)
+    values = jnp.stack(vals, axis=-1)
+    return (values if out_dtype is None else values.astype(out_dtype)), first

@@ -39,7 +39,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
 from ._band import dense_from_band
-from ._checks import check_order
+from ._checks import check_order, check_real_points
 
 __all__ = [
     "Spec",
@@ -183,6 +183,10 @@ class _HostCall:
     def _run(self, x_flat, ops):
         spec = self.spec
         x64 = np.asarray(x_flat, dtype=np.float64)
+        if x64.flags.writeable:
+            # Host functions never get a writable array: on the eager route
+            # it could be the caller's own.
+            x64 = _read_only(x64)
         n = x64.shape[0]
         if self.banded:  # one packed array for all levels
             results = (spec.banded(x64, self.nus, *ops, dtype=self.dtype),)
@@ -468,11 +472,13 @@ def _is_traced(*arrays) -> bool:
     )
 
 
-def _float_dtype(x_np: np.ndarray) -> str:
-    # canonicalize first: float64 numpy input under x64-off is float32 in
-    # JAX, without a truncation warning.
+def _as_jax_float(x: Any) -> np.ndarray:
+    """Concrete ``x`` as numpy in the float dtype JAX would give it, so that
+    eager and jitted calls see the same points (float64 numpy input is
+    rounded to float32 without x64)."""
+    x_np = np.asarray(x)
     dtype = jnp.result_type(float, jax.dtypes.canonicalize_dtype(x_np.dtype))
-    return np.dtype(dtype).name
+    return x_np.astype(dtype, copy=False)
 
 
 def _traced_levels(spec: Spec, x: Any, nu: int, ops: tuple, banded: bool) -> tuple:
@@ -492,9 +498,10 @@ def evaluate(spec: Spec, x: Any, nu: int, ops: tuple = ()) -> jax.Array:
     dense levels, or the banded level expanded in XLA where
     ``spec.expand_band`` says so.
     """
+    check_real_points(spec.name, x)
     if spec.native is None and not _is_traced(x, *ops):
-        x_np = np.asarray(x)
-        call = _HostCall(spec, (nu,), _float_dtype(x_np))
+        x_np = _as_jax_float(x)
+        call = _HostCall(spec, (nu,), x_np.dtype.name)
         return jnp.asarray(call(x_np, *(np.asarray(o) for o in ops))[0])
     x = jnp.asarray(x)  # a list of tracers too
     if spec.band and spec.expand_band is not None and spec.expand_band(x.size):
@@ -516,9 +523,10 @@ def evaluate_banded(
     all-NaN rows); see ``Spec.banded`` and ``_levels``. Concrete input is
     evaluated on the host right away, as in :func:`evaluate`.
     """
+    check_real_points(spec.name, x)
     if spec.native is None and not _is_traced(x, *ops):
-        x_np = np.asarray(x)
-        call = _HostCall(spec, (nu,), _float_dtype(x_np), banded=True)
+        x_np = _as_jax_float(x)
+        call = _HostCall(spec, (nu,), x_np.dtype.name, banded=True)
         (packed,) = call(x_np, *(np.asarray(o) for o in ops))
         packed = jnp.asarray(packed)
         return tuple(packed[..., j] for j in range(spec.band)), packed[..., -1]
@@ -599,29 +607,55 @@ def row_spec_function(
     name: str,
 ) -> Callable[..., jax.Array]:
     """``f(x, nu=0)`` for a checked ``host_fn(x, nu)``; see differentiable_callback."""
+    return _RowFunction(host_fn, tuple(feature_shape), name)
 
-    def host(x, nus, *, dtype):
+
+@dataclasses.dataclass(frozen=True)
+class _RowHost:
+    """``Spec.host`` for a user's ``host_fn(x, nu)``: one call per level."""
+
+    host_fn: Callable[[np.ndarray, int], np.ndarray]
+    name: str
+
+    def __call__(self, x, nus, *, dtype):
         out = []
         for nu in nus:
             try:
-                out.append(np.asarray(host_fn(x, nu), dtype=dtype))
+                out.append(np.asarray(self.host_fn(x, nu), dtype=dtype))
             except Exception as e:
                 # Traced calls run this inside a callback, where JAX turns
                 # the exception into a JaxRuntimeError whose message is this
-                # traceback; the note says which call it was.
-                e.add_note(
-                    f"{name}: raised by the host function at nu={nu} for "
-                    f"{x.shape[0]} points."
-                )
+                # traceback; the note says which call it was (once: a host
+                # function may raise one stored instance again and again).
+                note = f"{self.name}: raised by the host function at nu={nu}"
+                if not any(n.startswith(note) for n in getattr(e, "__notes__", ())):
+                    e.add_note(f"{note} for {x.shape[0]} points.")
                 raise
         return tuple(out)
 
-    spec = Spec(host=host, feature_shape=tuple(feature_shape), name=name)
 
-    def f(x, nu=0):
-        return evaluate(spec, x, check_order(name, nu, "nu"))
+class _RowFunction:
+    """``f(x, nu=0)``: a row-wise host function on the bridge.
 
-    return f
+    One ``Spec`` per instance (JAX's caches key on it); pickled as its host
+    function, feature shape and name.
+    """
+
+    __slots__ = ("host_fn", "feature_shape", "name", "_spec", "__weakref__")
+
+    def __init__(self, host_fn, feature_shape, name):
+        self.host_fn, self.feature_shape, self.name = host_fn, feature_shape, name
+        host = _RowHost(host_fn, name)
+        self._spec = Spec(host=host, feature_shape=feature_shape, name=name)
+
+    def __call__(self, x, nu=0):
+        return evaluate(self._spec, x, check_order(self.name, nu, "nu"))
+
+    def __reduce__(self):
+        return (_RowFunction, (self.host_fn, self.feature_shape, self.name))
+
+    def __repr__(self):
+        return f"<{self.name} function, feature_shape={self.feature_shape}>"
 
 
 def _check_feature_shape(name: str, feature_shape: Any) -> tuple[int, ...]:

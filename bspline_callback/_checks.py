@@ -29,15 +29,48 @@ def check_order(func: str, value: Any, argname: str) -> int:
     return value
 
 
+EXTRAPOLATE_MODES = ("periodic", "linear", "constant")
+
+
 def check_extrapolate(func: str, value: Any) -> bool | str:
-    """``False``, ``True`` or ``"periodic"``, normalised to a Python value."""
+    """``False``, ``True``, ``"periodic"``, ``"linear"`` or ``"constant"``,
+    normalised to a Python value."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, str) and value == "periodic":
-        return "periodic"
+    if isinstance(value, str) and value in EXTRAPOLATE_MODES:
+        return value
     raise ValueError(
-        f"{func}: `extrapolate` must be False, True or 'periodic', got {value!r}."
+        f"{func}: `extrapolate` must be False, True, 'periodic', 'linear' or "
+        f"'constant', got {value!r}."
     )
+
+
+def check_real_points(func: str, x: Any) -> None:
+    """``x`` must not be complex (its imaginary part would be dropped)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:  # a list, possibly of tracers
+        dtype = np.result_type(
+            *(getattr(v, "dtype", None) or np.asarray(v).dtype for v in _leaves(x))
+        )
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"{func}: `x` must be real, got dtype {dtype}. Pass jnp.real(x) "
+            "if the imaginary part is meant to be dropped."
+        )
+
+
+def _leaves(x: Any) -> list:
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _leaves(item)] or [np.float64(0)]
+    return [x]
+
+
+def check_knot_dtype(func: str, dtype: Any, t_name: str, t: Any) -> None:
+    """Knots hold real numbers: not bool, complex, strings or objects."""
+    if np.dtype(dtype).kind not in "iuf" and not np.issubdtype(dtype, np.floating):
+        raise TypeError(
+            f"{func}: `{t_name}` must hold real numbers, got dtype {dtype} ({t!r})."
+        )
 
 
 def check_backend(func: str, value: Any) -> str:
@@ -83,12 +116,9 @@ def check_knots(
         raise TypeError(
             f"{func}: `{t_name}` must be a 1-D array of real knots, got {t!r}."
         ) from err
-    if arr.dtype.kind not in "iuf":  # bool, complex, strings, objects
-        raise TypeError(
-            f"{func}: `{t_name}` must hold real numbers, got dtype {arr.dtype} ({t!r})."
-        )
+    check_knot_dtype(func, arr.dtype, t_name, t)
     check_knot_shape(func, arr.shape, k, t_name=t_name, k_name=k_name)
-    arr = np.array(arr, dtype=np.float64)
+    arr = np.array(arr, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{func}: `{t_name}` must be finite, got NaN or inf in {arr}.")
     if np.any(np.diff(arr) < 0):
@@ -105,6 +135,15 @@ def check_knots(
             f"{func}: the base interval [{t_name}[{k}], {t_name}[{n}]] = "
             f"[{float(arr[k])!r}, {float(arr[n])!r}] is empty; the interior "
             f"knots must span a non-empty interval."
+        )
+    empty = np.flatnonzero(arr[k + 1 :] <= arr[: -k - 1])
+    if empty.size:
+        j = int(empty[0])
+        raise ValueError(
+            f"{func}: the knot {float(arr[j])!r} is repeated more than "
+            f"{k_name} + 1 = {k + 1} times ({t_name}[{j}] == "
+            f"{t_name}[{j + k + 1}]), so basis function {j} is zero everywhere. "
+            f"Repeat a knot at most {k + 1} times (the ends included)."
         )
     arr.setflags(write=False)
     return arr

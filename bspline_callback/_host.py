@@ -100,6 +100,7 @@ def bad_knots(t, k):
         or not np.all(np.isfinite(t))
         or np.any(np.diff(t) < 0)
         or not t[k] < t[n]
+        or np.any(t[k + 1 :] <= t[: -k - 1])
     )
 
 
@@ -112,7 +113,11 @@ def _slopes(t, k):
     out = [np.zeros(0)]
     for p in range(1, k + 1):
         span = t[p:] - t[:-p]
-        out.append(np.divide(p, span, out=np.zeros_like(span), where=span != 0))
+        with np.errstate(over="ignore"):
+            a = np.divide(p, span, out=np.zeros_like(span), where=span != 0)
+        # A gap so small that p / gap overflows: the largest finite value
+        # keeps 0 * a at 0, as scipy's division by the gap does.
+        out.append(np.minimum(a, np.finfo(np.float64).max))
     return tuple(out)
 
 
@@ -175,7 +180,8 @@ def _raise_derivative(vals, first, tables, p_from, p_to):
     """
     n_rows = vals.shape[0]
     for p in range(p_from + 1, p_to + 1):
-        g = vals * tables[p][first]  # g[:, j] = a[first + j] B_{first + j, p-1}
+        with np.errstate(over="ignore", invalid="ignore"):  # tiny knot gaps
+            g = vals * tables[p][first]  # g[:, j] = a[first+j] B_{first+j, p-1}
         new = np.empty((n_rows, p + 1))
         # Not np.negative(..., out=new[:, 0]): numpy (seen with 2.3.5 and
         # 2.4.6 on x86_64) writes wrong values when the input's stride is 64
@@ -187,28 +193,56 @@ def _raise_derivative(vals, first, tables, p_from, p_to):
     return vals, first
 
 
-def _prepare_x(x, lo, hi, extrapolate):
-    """Map ``x`` into evaluable points; return them and the NaN rows (or None).
+def _snap_ends(x, lo, hi, dtype):
+    """The end rule: a point equal to an end's rounding to ``dtype`` (the
+    dtype ``x`` had in JAX) is that end."""
+    lo_r, hi_r = _rounded(lo, dtype), _rounded(hi, dtype)
+    if lo_r != lo:
+        x = np.where(x == lo_r, lo, x)
+    if hi_r != hi:
+        x = np.where(x == hi_r, hi, x)
+    return x
 
-    ``x`` is 1-D float64. The common case, every point good, is decided by
-    two reductions (NaN fails both compares): inside a callback every numpy
-    call costs about twice its usual time, and this runs on every call.
+
+@functools.lru_cache(maxsize=1024)
+def _rounded(value, dtype):
+    return float(np.asarray(value, dtype=dtype))
+
+
+def _prepare_x(x, lo, hi, extrapolate, dtype):
+    """Map ``x`` into evaluable points.
+
+    Returns ``(x_eval, bad, past)``: the points to evaluate at, the NaN rows
+    (or None), and for ``"linear"``/``"constant"`` the rows past an end with
+    their distance from it (``(rows, delta)``, or None). ``x`` is 1-D
+    float64. The common case, every point inside, is decided by two
+    reductions (NaN fails both compares): this runs on every call.
     """
-    if extrapolate == "periodic":
-        with np.errstate(invalid="ignore"):
-            x = lo + np.mod(x - lo, hi - lo)  # NaN and inf map to NaN
     if x.shape[0] == 0:
-        return x, None
-    if extrapolate is False:
-        if lo <= x.min() and x.max() <= hi:
-            return x, None
-        bad = ~((x >= lo) & (x <= hi))  # NaN compares False: bad too
-    else:
-        if -np.inf < x.min() and x.max() < np.inf:
-            return x, None
-        bad = ~np.isfinite(x)
+        return x, None, None
+    inside = lo <= x.min() and x.max() <= hi
+    if inside and not (extrapolate == "periodic" and x.max() == hi):
+        return x, None, None
+    x = _snap_ends(x, lo, hi, dtype)
+    past = None
+    with np.errstate(invalid="ignore"):
+        if extrapolate == "periodic":
+            x = lo + np.mod(x - lo, hi - lo)  # NaN and inf map to NaN
+        if extrapolate is False:
+            bad = ~((x >= lo) & (x <= hi))  # NaN compares False: bad too
+        else:
+            bad = ~np.isfinite(x)
+        if extrapolate in ("linear", "constant"):
+            rows = np.flatnonzero(~bad & ((x < lo) | (x > hi)))
+            if rows.size:
+                ends = np.where(x[rows] < lo, lo, hi)
+                past = (rows, x[rows] - ends)
+                x = x.copy()
+                x[rows] = ends
+    if not bad.any():
+        return x, None, past
     # Safe stand-in for the bad rows so the compiled routine sees valid input.
-    return np.where(bad, lo, x), bad
+    return np.where(bad, lo, x), bad, past
 
 
 class HostBasis:
@@ -270,40 +304,54 @@ class HostBasis:
             self._dense_slopes[k - nu + 1].tobytes() for nu in range(1, k + 1)
         )
 
-    def _prepare(self, x):
-        return _prepare_x(x, self._lo, self._hi, self.extrapolate)
+    def _prepare(self, x, dtype):
+        return _prepare_x(x, self._lo, self._hi, self.extrapolate, np.dtype(dtype))
 
     def _dm(self, x, t, p):
         extrap = self.extrapolate is True
         return _data_matrix(x, t, p, extrap, use_private=self._use_private)
 
-    def _compact(self, x_eval, bad, nu):
-        """``compact`` on points already mapped by ``_prepare_x``."""
+    def _compact(self, x_eval, nu):
+        """Band of level ``nu`` at points already mapped by ``_prepare_x``."""
         t, k = self.t, self.k
         if nu > k:
             # Derivatives past the degree vanish; keep the span bookkeeping
             # of the value basis so that ``first`` is still meaningful.
             _, first = self._dm(x_eval, t, k)
-            vals = np.zeros((x_eval.shape[0], k + 1))
-        elif nu == 0:
-            vals, first = self._dm(x_eval, t, k)
-        else:
-            # Degree k - nu B-splines on t trimmed by nu knots at each end
-            # have the same base interval and spans as degree k on t, and
-            low, first = self._dm(x_eval, self._trimmed[nu], k - nu)
-            vals, first = _raise_derivative(low, first + nu, self._tables, k - nu, k)
-        if bad is not None:
-            vals = np.array(vals, dtype=np.float64)  # never write into scipy's buffer
-            vals[bad] = np.nan
+            return np.zeros((x_eval.shape[0], k + 1)), first
+        if nu == 0:
+            return self._dm(x_eval, t, k)
+        # Degree k - nu B-splines on t trimmed by nu knots at each end have
+        # the same base interval and spans as degree k on t.
+        low, first = self._dm(x_eval, self._trimmed[nu], k - nu)
+        return _raise_derivative(low, first + nu, self._tables, k - nu, k)
+
+    def _band_level(self, x_eval, past, nu):
+        """``_compact`` with ``"linear"``/``"constant"`` applied to the rows
+        past an end: the Taylor polynomial of degree 1 or 0 at that end
+        (``x_eval`` holds the end there), whose derivatives are the next
+        levels (the slope, then 0)."""
+        vals, first = self._compact(x_eval, nu)
+        if past is None:
+            return vals, first
+        rows, delta = past
+        if nu == 0 and self.extrapolate == "linear":
+            slope, _ = self._compact(x_eval[rows], 1)
+            vals = np.array(vals, dtype=np.float64)  # never scipy's buffer
+            vals[rows] += delta[:, None] * slope
+        elif nu >= (2 if self.extrapolate == "linear" else 1):
+            vals = np.array(vals, dtype=np.float64)
+            vals[rows] = 0.0
         return vals, first
 
-    def compact(self, x, nu=0):
+    def compact(self, x, nu=0, *, dtype=np.float64):
         """The ``k + 1`` possibly non-zero entries of each row of the basis.
 
         Parameters
         ----------
         x : array_like, shape (n,)
         nu : int, ``>= 0``
+        dtype : the dtype ``x`` had in JAX (for the end rule)
 
         Returns
         -------
@@ -318,9 +366,13 @@ class HostBasis:
             extrapolation, NaN or infinite ``x``).
         """
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-        x_eval, bad = self._prepare(x)
-        vals, first = self._compact(x_eval, bad, nu)
-        return vals, first, np.zeros(x.shape, bool) if bad is None else bad
+        x_eval, bad, past = self._prepare(x, dtype)
+        vals, first = self._band_level(x_eval, past, nu)
+        if bad is None:
+            return vals, first, np.zeros(x.shape, bool)
+        vals = np.array(vals, dtype=np.float64)
+        vals[bad] = np.nan
+        return vals, first, bad
 
     def banded(self, x, nus, *, dtype=np.float64):
         """Derivative levels ``nus`` in banded form, packed in one array.
@@ -328,9 +380,7 @@ class HostBasis:
         What a traced call ships back from the host: per row the ``k + 1``
         possibly non-zero values of each level and the index of the first
         of their columns, instead of ``len(nus)`` dense ``(n, n_basis)``
-        arrays. The host does no dense fill and the transfer is
-        ``len(nus) * (k + 1) + 1`` numbers per row, whatever ``n_basis``;
-        the dense rows are rebuilt on the JAX side, fused with their use.
+        arrays; the dense rows are rebuilt on the JAX side.
 
         Returns
         -------
@@ -345,10 +395,9 @@ class HostBasis:
         out = np.empty((x.shape[0], len(nus) * width + 1), dtype)
         if x.shape[0] == 0:
             return out
-        x_eval, bad = self._prepare(x)
+        x_eval, bad, past = self._prepare(x, dtype)
         for i, nu in enumerate(nus):
-            # bad=None: bad rows are overwritten below, no value copy here.
-            vals, first = self._compact(x_eval, None, nu)
+            vals, first = self._band_level(x_eval, past, nu)
             out[:, i * width : (i + 1) * width] = vals
         out[:, -1] = first
         if bad is not None:
@@ -361,35 +410,26 @@ class HostBasis:
         """Dense derivative bases, one per ``nu`` in ``nus``, each ``(n, n_basis)``.
 
         Level ``nu`` equals ``BSpline(t, np.eye(n_basis), k, extrapolate)(x,
-        nu)`` (NaN rows where the NaN policy applies), but is built from the
-        ``k + 1`` non-zeros per row with scipy's compiled design-matrix
-        routine, which is several times faster than evaluating a spline with
-        identity coefficients. The output is written directly in ``dtype``
-        (float32 when JAX runs without x64), so no cast copy follows.
-        Small outputs (``_small_route``) take a shorter route with the same
-        values (``_levels_small``).
+        nu)`` (NaN rows where the NaN policy applies), built from the ``k +
+        1`` non-zeros per row with scipy's compiled design-matrix routine and
+        written directly in ``dtype``, the dtype ``x`` had in JAX. Small
+        outputs (``_small_route``) take a shorter route with the same values
+        (``_levels_small``).
         """
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         n_rows, n_basis, k = x.shape[0], self.n_basis, self.k
         if n_rows == 0:
             return tuple(np.zeros((0, n_basis), dtype) for _ in nus)
-        prepared = None
-        if self._small_route(n_rows, max(nus) > 0):
-            if self.extrapolate is False and max(nus) <= k:
-                # scipy's evaluation already gives NaN rows for NaN, inf and
-                # outside points here: the policy's, with no pass to find them.
-                out = self._levels_small(x, None, nus, dtype)
-            else:
-                prepared = self._prepare(x)
-                out = self._levels_small(*prepared, nus, dtype)
+        x_eval, bad, past = self._prepare(x, dtype)
+        if past is None and self._small_route(n_rows, max(nus) > 0):
+            out = self._levels_small(x_eval, bad, nus, dtype)
             if out is not None:
                 return out
-        x_eval, bad = prepared or self._prepare(x)
         # Flat offsets of each row's k + 1 non-zeros in the dense output.
         row_start = np.arange(0, n_rows * n_basis, n_basis)
         out = []
         for nu in nus:
-            vals, first = self._compact(x_eval, bad, nu)
+            vals, first = self._band_level(x_eval, past, nu)
             dense = np.zeros((n_rows, n_basis), dtype)
             flat = dense.reshape(-1)
             base = row_start + first
@@ -449,35 +489,39 @@ class HostBasis:
                     # sums a_{j-1} B_{j-1} and -a_j B_j, the same products
                     # and difference as below, so the same values.
                     coef = _raise_coefficients(self._raise_keys[nu])
-                vals = _dierckx_evaluate_spline(
-                    self._trimmed[nu], coef, k - nu, x_eval, 0, extrap
-                )
-                if extrap and not np.isfinite(vals).all():
-                    # Overflow far outside: 0 * inf in the coefficient
-                    # product would put NaN where the banded route has 0.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    vals = _dierckx_evaluate_spline(
+                        self._trimmed[nu], coef, k - nu, x_eval, 0, extrap
+                    )
+                if not np.isfinite(vals).all():
+                    # Overflow (far outside, or a tiny knot gap): 0 * inf in
+                    # the coefficient product would put NaN where the
+                    # banded route has 0.
                     return None
                 # Steps after the first (nu >= 2): on dense columns.
-                for p in range(k - nu + 2, k + 1):
-                    # d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}: with
-                    # g = a B zero-padded at both ends, one difference of
-                    # neighbours (the banded route's -g[0], g[j-1] - g[j],
-                    # g[-1], up to the sign of zero). The last step writes
-                    # the output dtype directly (float64 arithmetic).
-                    g = np.zeros((n_rows, vals.shape[1] + 2))
-                    np.multiply(vals, self._dense_slopes[p], out=g[:, 1:-1])
-                    last = p == k
-                    vals = np.subtract(
-                        g[:, :-1],
-                        g[:, 1:],
-                        out=np.empty(
-                            (n_rows, g.shape[1] - 1), dtype if last else g.dtype
-                        ),
-                        casting="same_kind",
-                    )
+                with np.errstate(over="ignore", invalid="ignore"):
+                    vals = self._dense_steps(vals, nu, dtype)
                 out.append(vals.astype(dtype, copy=False))
             if bad is not None:
                 out[-1][bad] = np.nan
         return tuple(out)
+
+    def _dense_steps(self, vals, nu, dtype):
+        """Raising steps after the first for dense level ``nu`` columns.
+
+        ``d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}``: with ``g = a
+        B`` zero-padded at both ends, one difference of neighbours (the
+        banded route's ``-g[0], g[j-1] - g[j], g[-1]``, up to the sign of
+        zero). The last step writes the output dtype directly.
+        """
+        n_rows = vals.shape[0]
+        for p in range(self.k - nu + 2, self.k + 1):
+            g = np.zeros((n_rows, vals.shape[1] + 2))
+            np.multiply(vals, self._dense_slopes[p], out=g[:, 1:-1])
+            out_dtype = dtype if p == self.k else g.dtype
+            out = np.empty((n_rows, g.shape[1] - 1), out_dtype)
+            vals = np.subtract(g[:, :-1], g[:, 1:], out=out, casting="same_kind")
+        return vals
 
 
 #: ``HostBasis.levels`` evaluates through ``_levels_small`` up to this many

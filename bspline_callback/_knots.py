@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 from ._checks import check_order
@@ -137,14 +138,25 @@ def quantile_knots(x, n_basis, k=3, *, lo=None, hi=None, clamped=True):
           ``SplineTransformer(n_knots=n_basis - k + 1, degree=k,
           knots="quantile")`` knots.
 
+        Ties: where tied data would make two knots coincide, or put an
+        interior knot on ``lo`` or ``hi`` (data piled up at a saturating
+        sensor's maximum, say), the interior knots are the same quantiles
+        of the distinct values of ``x`` instead. Every interior knot is
+        then simple and strictly inside ``(lo, hi)``, so no basis function
+        is zero everywhere; the equalities above hold for data whose
+        quantiles are distinct.
+
     Raises
     ------
     TypeError
-        If ``n_basis`` or ``k`` are not ints, or ``lo``/``hi`` are not real.
+        If ``n_basis`` or ``k`` are not ints, ``lo``/``hi`` are not real, or
+        ``x`` is traced (knots are computed from concrete data, outside
+        ``jit``).
     ValueError
         If ``x`` is empty, not 1-D or not finite; if the boundaries are not
         ``lo < hi``, or data quantiles fall outside ``[lo, hi]``; if
-        ``k < 0`` or ``n_basis < k + 1``.
+        ``k < 0`` or ``n_basis < k + 1``; if ``x`` has too few distinct
+        values for ``n_basis - k - 1`` distinct interior knots.
 
     Examples
     --------
@@ -155,6 +167,13 @@ def quantile_knots(x, n_basis, k=3, *, lo=None, hi=None, clamped=True):
     func = "quantile_knots"
     k = check_order(func, k, "k")
     n_basis = _check_n_basis(func, n_basis, k)
+    if any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(x)):
+        raise TypeError(
+            f"{func}: `x` must be concrete data (numpy, or a JAX array outside "
+            "jit), got a traced array: knots fix the basis' shape, so they are "
+            "computed once from the observed data, outside the model or the "
+            "jitted function, and passed in as constants."
+        )
     x = np.asarray(x)
     if x.ndim != 1 or x.shape[0] == 0 or x.dtype.kind not in "iuf":
         raise ValueError(
@@ -171,10 +190,26 @@ def quantile_knots(x, n_basis, k=3, *, lo=None, hi=None, clamped=True):
             f"{func}: need lo < hi, got lo={lo}, hi={hi} (all of `x` equal, "
             "or bounds in the wrong order?)."
         )
-    inner = np.quantile(x, np.linspace(0, 1, n_basis - k + 1)[1:-1])
+    q = np.linspace(0, 1, n_basis - k + 1)[1:-1]
+    inner = np.quantile(x, q)
     if inner.size and (inner[0] < lo or inner[-1] > hi):
         raise ValueError(
             f"{func}: the data quantiles {inner} fall outside [lo, hi] = "
             f"[{lo}, {hi}]; widen the bounds."
         )
-    return _with_ends(np.r_[lo, inner, hi], k, clamped)
+    breaks = np.r_[lo, inner, hi]
+    if np.any(np.diff(breaks) <= 0):
+        # Ties put knots on top of each other (a repeated interior knot, or
+        # one on a boundary: a basis function that is zero everywhere); the
+        # quantiles of the distinct values are distinct.
+        distinct = np.unique(x[(x >= lo) & (x <= hi)])
+        inner = np.quantile(distinct, q)
+        breaks = np.r_[lo, inner, hi]
+        if np.any(np.diff(breaks) <= 0):
+            raise ValueError(
+                f"{func}: `x` has {distinct.size} distinct values between "
+                f"lo={lo} and hi={hi}, too few for {n_basis - k - 1} distinct "
+                f"interior knots (n_basis={n_basis}, k={k}); ask for fewer basis "
+                "functions or use uniform_knots."
+            )
+    return _with_ends(breaks, k, clamped)

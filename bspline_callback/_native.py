@@ -13,20 +13,21 @@ by XLA instead of scipy:
 3. level ``nu``: the degree ``k - nu`` values raised ``nu`` times with the
    derivative recurrence, as on the host (``_host._raise_derivative``).
 
-Every denominator in 2 and 3 is ``t[a] - t[b]`` with ``b <= i < i + 1 <= a``,
-strictly positive on a non-empty span: repeated knots never give 0/0. Those
-differences and the knots around each span are per-span constants
-(``knot_table``): one gathered row per point feeds the whole recurrence,
-which is then products and sums only. That matters on XLA's CPU backend:
-it fuses cheap elementwise work into a few passes, but gives every division
-and every small gather a pass of its own (dozens of passes over ``x``
-before). The loops are over the degree only (unrolled, ``O(k**2)``
-operations on arrays of ``x``'s shape), never over points or columns.
+Every point is carried as its span ``i`` and its offset ``u = x - t[i]``
+from that span's left knot, and every knot the recurrence needs as its
+offset ``t[i + d] - t[i]``, computed from the float64 knots: float32 points
+keep their accuracy when the knots are far from zero compared with their
+spacing. The offsets and the reciprocals of the knot differences are
+per-span constants (``knot_table``): one gathered row per point feeds the
+whole recurrence, which is then products and sums only, the form XLA's CPU
+backend fuses into few passes (docs/design.md). The loops are over the
+degree only, never over points or columns.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -34,14 +35,12 @@ import numpy as np
 
 from ._band import expand_band
 
-__all__ = ["SpanBins", "knot_table", "native_levels", "take_clipped"]
+__all__ = ["KnotArrays", "NativeKnots", "native_levels", "take_clipped", "traced_knots"]
 
 
 def _at_or_below(t, t_lo, x):
-    """``t <= x`` exactly for knots ``t + t_lo`` (a float64 value split into
-    two floats of x's dtype) and x: with float32 x, the span search then
-    agrees with scipy's float64 one even for points within a float32
-    rounding of a knot."""
+    """``t <= x`` exactly for the knot ``t + t_lo`` (a float64 value split
+    into two floats of x's dtype; ``t_lo`` None when ``t`` is exact)."""
     if t_lo is None:
         return t <= x
     return (t < x) | ((t == x) & (t_lo <= 0))
@@ -55,15 +54,166 @@ def _at_or_above(t, t_lo, x):
 
 
 def _end_spans(t, k):
-    """First and last non-empty spans of the base interval ``[t[k], t[n]]``
-    (``k`` and ``n - 1`` unless an end knot has multiplicity above ``k +
-    1``): every span index is clipped to them (scipy's rule, which also
-    picks the end spans for extrapolation). numpy for concrete knots."""
+    """First and last non-empty spans of the base interval ``[t[k], t[n]]``:
+    every span index is clipped to them (scipy's rule, which also picks the
+    end spans for extrapolation). numpy for concrete knots."""
     n = t.shape[0] - k - 1
     xp = np if isinstance(t, np.ndarray) else jnp
     lo = xp.sum(t <= t[k]) - 1
     hi = xp.sum(t < t[n]) - 1
     return xp.minimum(lo, n - 1), xp.maximum(hi, k)
+
+
+def _split(values, dtype):
+    """float64 ``values`` as ``hi + lo`` in ``dtype`` (``lo`` None when the
+    dtype is float64: ``hi`` is then exact)."""
+    hi = values.astype(dtype)
+    if np.dtype(dtype) == np.float64:
+        return hi, None
+    return hi, (values - hi.astype(np.float64)).astype(dtype)
+
+
+def knot_table(t, k, xp=jnp):
+    """Per-span constants of the recurrence, one row per knot index ``i``.
+
+    Columns ``0 .. 2k - 1``: the offsets ``t[i + d] - t[i]`` for ``d = -k +
+    1 .. k`` (indices clipped to the array); then, for ``j = 1 .. k`` and
+    ``m = 1 .. j``, the reciprocal ``1 / (t[i + m] - t[i + m - j])``, 0 for
+    an empty span (where scipy's ``_deBoor_D`` skips the term); last, ``i -
+    k`` as a float. ``xp`` is numpy (float64, concrete knots: rounded to x's
+    dtype afterwards, so every entry is one rounding of its exact value) or
+    ``jax.numpy`` (traced knots).
+    """
+    nt = t.shape[0]
+    idx = xp.arange(nt)
+    knots = [t[xp.clip(idx + d, 0, nt - 1)] for d in range(-k + 1, k + 1)]
+    cols = [a - t for a in knots]
+    for j in range(1, k + 1):
+        for m in range(1, j + 1):
+            diff = knots[m + k - 1] - knots[m - j + k - 1]
+            pos = diff > 0
+            cols.append(xp.where(pos, 1 / xp.where(pos, diff, 1), 0))
+    cols.append((idx - k).astype(t.dtype))
+    return xp.stack(cols, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class KnotArrays:
+    """What ``native_levels`` reads of the knots, in x's dtype.
+
+    ``s``/``s_lo`` are the knots the points are searched among (the knots,
+    or for periodic wrapping their offsets from ``t[k]``), split as in
+    ``_split``; ``table`` is ``knot_table(s)`` plus two columns, ``s[i]``
+    split, from which ``u = x - s[i]`` is formed; ``ends`` holds ``t[k]``
+    and ``t[n]`` split (``(hi, lo)`` pairs, ``lo`` 0 where exact).
+    """
+
+    s: jax.Array
+    s_lo: jax.Array | None
+    table: jax.Array
+    lo_span: jax.Array | int
+    hi_span: jax.Array | int
+    hi_u: jax.Array  # t[n] - s[hi_span]: u of a point at the upper end
+    ends: tuple
+    period: jax.Array | None
+    bad: jax.Array | bool = False  # traced knots: invalid ones give NaN rows
+    bins: SpanBins | None = None
+    inner: range | None = None  # concrete knots: the ones that can move a span
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NativeKnots:
+    """Concrete float64 knots, prepared once for ``native_levels``.
+
+    Everything here depends on the knots only; ``arrays(dtype)`` rounds it
+    to x's dtype at trace time (cached, so the constants are built once).
+    """
+
+    t: np.ndarray
+    k: int
+    periodic: bool
+
+    @functools.cached_property
+    def _float64(self):
+        t, k = self.t, self.k
+        n = t.shape[0] - k - 1
+        s = t - t[k] if self.periodic else t
+        lo_span, hi_span = (int(v) for v in _end_spans(s, k))
+        table = knot_table(s, k, np)
+        return s, table, lo_span, hi_span, SpanBins.build(s, k, lo_span, hi_span), n
+
+    @functools.cached_property
+    def _by_dtype(self) -> dict:
+        return {}
+
+    def arrays(self, dtype) -> KnotArrays:
+        """The knots in ``dtype``, built on first use (idempotent: threads
+        that race build equal values)."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._by_dtype:
+            self._by_dtype[dtype] = self._arrays(dtype)
+        return self._by_dtype[dtype]
+
+    def _arrays(self, dtype) -> KnotArrays:
+        t, k = self.t, self.k
+        s, table, lo_span, hi_span, bins, n = self._float64
+        s_hi, s_lo = _split(s, dtype)
+        ref_lo = np.zeros_like(s_hi) if s_lo is None else s_lo
+        reciprocals = _clamp_reciprocals(table.astype(dtype), 2 * k)
+        full = np.concatenate([reciprocals, s_hi[:, None], ref_lo[:, None]], axis=1)
+        ends = tuple(_pair(t[j], dtype) for j in (k, n))
+        return KnotArrays(
+            s=s_hi,
+            s_lo=s_lo,
+            table=full,
+            lo_span=lo_span,
+            hi_span=hi_span,
+            hi_u=np.asarray(s[n] - s[hi_span], dtype),
+            ends=ends,
+            period=np.asarray(t[n] - t[k], dtype) if self.periodic else None,
+            bins=bins,
+            inner=range(lo_span + 1, hi_span + 1),
+        )
+
+
+def _pair(value, dtype):
+    """A float64 scalar as ``(hi, lo)`` numpy scalars of ``dtype``."""
+    hi = np.asarray(value, dtype)
+    return hi, np.asarray(value - np.float64(hi), dtype)
+
+
+def _clamp_reciprocals(table, start):
+    """Reciprocals of knot gaps too small for the dtype overflow to inf, and
+    ``0 * inf`` is NaN where scipy's division gives 0: the largest finite
+    value keeps those products 0. Columns ``start .. -2`` of a
+    ``knot_table``."""
+    if isinstance(table, np.ndarray):
+        table = table.copy()
+        table[:, start:-1] = np.minimum(table[:, start:-1], np.finfo(table.dtype).max)
+        return table
+    return table.at[:, start:-1].min(jnp.finfo(table.dtype).max)
+
+
+def traced_knots(t, k, periodic) -> KnotArrays:
+    """``KnotArrays`` of traced knots ``t`` (already in x's dtype)."""
+    n = t.shape[0] - k - 1
+    s = t - t[k] if periodic else t
+    lo_span, hi_span = _end_spans(s, k)
+    table = _clamp_reciprocals(knot_table(s, k), 2 * k)
+    zero = jnp.zeros_like(s)
+    table = jnp.concatenate([table, s[:, None], zero[:, None]], axis=1)
+    zero0 = jnp.zeros((), t.dtype)
+    return KnotArrays(
+        s=s,
+        s_lo=None,
+        table=table,
+        lo_span=lo_span,
+        hi_span=hi_span,
+        hi_u=s[n] - s[hi_span],
+        ends=((t[k], zero0), (t[n], zero0)),
+        period=(t[n] - t[k]) if periodic else None,
+        bad=_bad_knots(t, k, n),
+    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -74,8 +224,8 @@ class SpanBins:
     starts from ``base[b]``, the span of bin ``b - 1``'s left edge, and
     counts the next ``steps`` knots at or below it: the spans between bin
     ``b - 1``'s left edge and bin ``b + 1``'s right edge are all within
-    reach, so the float rounding of ``b`` (at most one bin) never matters,
-    and the compares are exact (``_at_or_below``).
+    reach, so an error of one bin in ``b`` never matters, and the compares
+    are exact (``_at_or_below``).
     """
 
     lo_edge: float
@@ -84,20 +234,22 @@ class SpanBins:
     steps: int
 
     @classmethod
-    def build(cls, t, k, max_steps=3):
+    def build(cls, t, k, lo=None, hi=None, max_steps=3):
         """The ``SpanBins`` of float64 knots ``t``, or None when some bin
         would need more than ``max_steps`` knot compares (knots far from
-        uniform: the caller then compares with every knot).
+        uniform: the caller then searches otherwise).
 
         The fewest compares win (XLA's CPU backend repeats the search once
-        per gathered table column, so a compare saved is saved 13 times
-        for a cubic), then the fewest bins: 1 compare with up to 16 bins
-        per span (uniform knots need 4), else 2, else 3.
+        per gathered table column), then the fewest bins: 1 compare with up
+        to 16 bins per span (uniform knots need 4), else 2, else 3.
         """
         n = t.shape[0] - k - 1
-        lo, hi = _end_spans(t, k)
+        if lo is None:
+            lo, hi = (int(v) for v in _end_spans(t, k))
         a, b = t[k], t[n]
         n_spans = int(hi - lo + 1)
+        if n_spans <= 17:
+            return None  # a compare with each of the 16 inner knots is cheaper
         best = None
         for m in (n_spans, 2 * n_spans, 4 * n_spans, 16 * n_spans):
             edges = a + (b - a) * np.arange(m + 1) / m
@@ -105,17 +257,15 @@ class SpanBins:
             bins = np.arange(m)
             base = span[np.maximum(bins - 1, 0)]
             steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
-            # Fewer compares (below 1 they cost the same) beat fewer bins.
             if steps <= max_steps and (best is None or max(steps, 1) < best[0]):
-                best = (
-                    max(steps, 1),
-                    cls(a, (b - a) / m, base.astype(np.int32), steps),
-                )
+                best = (max(steps, 1), cls(a, (b - a) / m, base.astype(np.int32), steps))
         return None if best is None else best[1]
 
     def __call__(self, x, t, t_lo):
         m = self.base.shape[0]
-        q = (x - jnp.asarray(self.lo_edge, x.dtype)) / jnp.asarray(self.width, x.dtype)
+        edge_hi, edge_lo = _pair(self.lo_edge, x.dtype)
+        # x - lo_edge from the float64 edge: bins stay right far from zero.
+        q = ((x - edge_hi) - edge_lo) / jnp.asarray(self.width, x.dtype)
         b = jnp.clip(jnp.floor(q), 0, m - 1).astype(jnp.int32)  # NaN: bad rows
         i = take_clipped(jnp.asarray(self.base), b)
         count = i
@@ -126,39 +276,41 @@ class SpanBins:
         return count
 
 
-def _span(x, t, t_lo, k, n, t_const=None, bins=None):
-    """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape).
+def _binary_search(x, t, t_lo):
+    """Index of the last knot at or below ``x`` (-1 if none), with exact
+    compares: a bisection over the (sorted) knots, unrolled."""
+    lo = jnp.zeros(x.shape, jnp.int32)
+    hi = jnp.full(x.shape, t.shape[0], jnp.int32)
+    for _ in range(int(np.ceil(np.log2(t.shape[0] + 1)))):
+        mid = (lo + hi) // 2
+        knot_lo = None if t_lo is None else take_clipped(t_lo, mid)
+        below = _at_or_below(take_clipped(t, mid), knot_lo, x) & (mid < hi)
+        lo = jnp.where(below, mid + 1, lo)
+        hi = jnp.where(below, hi, mid)
+    return lo - 1
 
-    Every compare is exact (``_at_or_below``). XLA's CPU backend computes
-    a cheap index inside the gather that consumes it (the knot-table row:
-    once per column), so the method is picked by its cost per point.
-    """
-    lo, hi = _end_spans(t if t_const is None else t_const, k)
-    if t_const is not None:
+
+def _span(x, kn: KnotArrays):
+    """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape),
+    every compare exact (``_at_or_below``)."""
+    t, t_lo = kn.s, kn.s_lo
+    if kn.inner is not None:
         # Concrete knots: only the knots strictly inside the end spans can
         # move i, so count those.
-        lo, hi = int(lo), int(hi)
-        inner = range(lo + 1, hi + 1)
-        start = lo
+        inner, start = kn.inner, kn.lo_span
     else:
         inner, start = range(t.shape[0]), -1
-    if bins is not None and len(inner) > 16:
-        i = bins(x, t, t_lo)  # O(1): a bin and a few compares
+    if kn.bins is not None:
+        i = kn.bins(x, t, t_lo)  # O(1): a bin and a few compares
     elif len(inner) <= 64:
-        # One compare-and-add per knot on arrays of x's shape: elementwise
-        # work that XLA fuses, faster than a binary search's gathers for
-        # the knot counts splines use.
+        # One compare-and-add per knot: elementwise work that XLA fuses.
         i = jnp.full(x.shape, start, jnp.int32)
         for j in inner:
             tj_lo = None if t_lo is None else t_lo[j]
             i = i + _at_or_below(t[j], tj_lo, x).astype(jnp.int32)
     else:
-        # Long knot vectors without bins: binary search on the rounded
-        # knots (exact ties with float32 rounding of a knot are not
-        # resolved here).
-        search = jax.vmap(lambda v: jnp.searchsorted(t, v, side="right"))
-        i = search(x.reshape(-1)).reshape(x.shape).astype(jnp.int32) - 1
-    return jnp.clip(i, lo, hi)
+        i = _binary_search(x, t, t_lo)
+    return jnp.clip(i, kn.lo_span, kn.hi_span)
 
 
 def take_clipped(table, idx):
@@ -180,34 +332,6 @@ def take_clipped(table, idx):
     return table.at[idx].get(mode="clip", out_sharding=out)
 
 
-def knot_table(t, k, xp=jnp):
-    """Per-span constants of the recurrence, one row per knot index ``i``.
-
-    Columns ``0 .. 2k - 1``: the knots ``t[i - k + 1 .. i + k]`` (indices
-    clipped to the array); then, for ``j = 1 .. k`` and ``m = 1 .. j``, the
-    reciprocal ``1 / (t[i + m] - t[i + m - j])``, 0 for an empty span (where
-    scipy's ``_deBoor_D`` skips the term). Every knot difference the
-    recurrence and the derivative steps divide by is one of these, and none
-    depends on ``x``: one gather of a row per point replaces ``2k`` knot
-    gathers, and the elementwise work is products and sums only (XLA fuses
-    those; divisions it keeps in separate passes). ``xp`` is ``numpy`` for
-    concrete knots (the table is then a constant) or ``jax.numpy``.
-    """
-    nt = t.shape[0]
-    idx = xp.arange(nt)
-    cols = [t[xp.clip(idx + d, 0, nt - 1)] for d in range(-k + 1, k + 1)]
-    for j in range(1, k + 1):
-        for m in range(1, j + 1):
-            diff = cols[m + k - 1] - cols[m - j + k - 1]
-            # Knots closer than the float32 rounding can collapse a span
-            # after rounding: contribute 0 there, never NaN.
-            pos = diff > 0
-            cols.append(xp.where(pos, 1 / xp.where(pos, diff, 1), 0))
-    # Last column: the row's first non-zero B-spline, i - k, as a float.
-    cols.append((idx - k).astype(t.dtype))
-    return xp.stack(cols, axis=-1)
-
-
 class _Row:
     """The knot-table row of each point's span (see ``knot_table``)."""
 
@@ -217,153 +341,168 @@ class _Row:
         # Row indices are exact in the float column below 2**mantissa.
         self.exact = table.shape[0] < 2 ** jnp.finfo(table.dtype).nmant
 
-    def t(self, d):
-        """``t[i + d]``, ``d = -k + 1 .. k``."""
+    def rel(self, d):
+        """``t[i + d] - t[i]``, ``d = -k + 1 .. k``."""
         return self.rows[..., d + self.k - 1]
 
     def first(self):
         """``i - k`` (int32): read back from the gathered row, because XLA
-        would otherwise recompute the span search inside every consumer
-        (the dense expansion: once per column)."""
+        would otherwise recompute the span search inside every consumer."""
         if not self.exact:  # pragma: no cover - over 8M knots in float32
             return self.i - self.k
-        return self.rows[..., -1].astype(jnp.int32)
+        return self.rows[..., -3].astype(jnp.int32)
 
     def inv(self, j, m):
         """``1 / (t[i + m] - t[i + m - j])`` (0 on an empty span)."""
         return self.rows[..., 2 * self.k + j * (j - 1) // 2 + m - 1]
 
+    def offset(self, x):
+        """``x - t[i]``, from the knot's float64 value."""
+        return (x - self.rows[..., -2]) - self.rows[..., -1]
 
-def _de_boor(x, row, p_max):
+
+def _de_boor(u, row, p_max):
     """Non-zero B-splines of every degree at each point's span.
 
-    scipy's ``_deBoor_D`` (de Boor's BSPLVB) with its divisions by knot
-    differences read from the table as reciprocals. Returns a list, entry
-    ``p`` (``0 .. p_max``) a list of ``p + 1`` arrays: the values of
-    ``B_{i-p, p} .. B_{i, p}`` at ``x``.
+    scipy's ``_deBoor_D`` (de Boor's BSPLVB), with ``t[i + d] - x`` written
+    as ``rel(d) - u`` and its divisions read from the table as reciprocals.
+    Returns a list, entry ``p`` (``0 .. p_max``) a list of ``p + 1`` arrays:
+    the values of ``B_{i-p, p} .. B_{i, p}``.
     """
-    h = [jnp.ones_like(x)]
+    h = [jnp.ones_like(u)]
     out = [h]
     for j in range(1, p_max + 1):
         prev, h = h, [None] * (j + 1)
-        acc = jnp.zeros_like(x)
+        acc = jnp.zeros_like(u)
         for m in range(1, j + 1):
             w = prev[m - 1] * row.inv(j, m)
-            h[m - 1] = acc + w * (row.t(m) - x)
-            acc = w * (x - row.t(m - j))
+            h[m - 1] = acc + w * (row.rel(m) - u)
+            acc = w * (u - row.rel(m - j))
         h[j] = acc
         out.append(h)
     return out
 
 
 def _raise(vals, row, p_from, p_to):
-    """Differentiate ``p_to - p_from`` times by raising the degree.
-
-    ``vals`` are the ``p_from + 1`` non-zero B-splines of degree ``p_from``
-    at the span ``i``; each step applies ``d/dx B_{m,p} = a_m B_{m,p-1} -
-    a_{m+1} B_{m+1,p-1}``, ``a_m = p / (t[m+p] - t[m])``.
-    """
+    """Differentiate ``p_to - p_from`` times by raising the degree:
+    ``d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}``, ``a_m = p /
+    (t[m+p] - t[m])``."""
     for p in range(p_from + 1, p_to + 1):
-        # a_{i-p+1+q} = p / (t[i+1+q] - t[i+1+q-p]), q = 0 .. p-1.
         g = [p * row.inv(p, q + 1) * vals[q] for q in range(p)]
         vals = [-g[0]] + [g[q - 1] - g[q] for q in range(1, p)] + [g[p - 1]]
     return vals
 
 
 def _bad_knots(t, k, n):
-    """Scalar: ``t`` is unusable (traced knots are checked here, not eagerly)."""
-    return ~(jnp.all(jnp.isfinite(t)) & jnp.all(jnp.diff(t) >= 0) & (t[k] < t[n]))
+    """Scalar: traced ``t`` is unusable (not finite, decreasing, an empty
+    base interval, or a basis function with empty support)."""
+    ok = jnp.all(jnp.isfinite(t)) & jnp.all(jnp.diff(t) >= 0) & (t[k] < t[n])
+    return ~(ok & jnp.all(t[k + 1 :] > t[: -k - 1]))
 
 
-def native_levels(
-    x,
-    t,
-    t_lo=None,
-    *,
-    k,
-    nus,
-    extrapolate,
-    banded,
-    table=None,
-    t_const=None,
-    bins=None,
-):
+def _locate(x, kn: KnotArrays, k, extrapolate):
+    """Each point as ``(i, u, bad, outside)``: span, offset ``x - t[i]``,
+    NaN rows, and for ``"linear"``/``"constant"`` the distance past the
+    nearer end (0 inside)."""
+    (lo_hi, lo_lo), (hi_hi, hi_lo) = kn.ends
+    # A point equal to an end's rounding to x's dtype is that end.
+    lo_end, hi_end = x == lo_hi, x == hi_hi
+    outside = None
+    if extrapolate == "periodic":
+        # The offset from the float64 t[k] (the barrier stops XLA from
+        # folding the two subtractions and rounding the correction away).
+        offset = jax.lax.optimization_barrier(x - lo_hi) - lo_lo
+        z = jnp.mod(jnp.where(lo_end | hi_end, 0, offset), kn.period)
+        bad = ~jnp.isfinite(z)
+        force_lo = force_hi = None
+    else:
+        z = x
+        below = ~(_at_or_below(lo_hi, lo_lo, x) | lo_end | jnp.isnan(x))
+        above = ~(_at_or_above(hi_hi, hi_lo, x) | hi_end | jnp.isnan(x))
+        if extrapolate is False:
+            bad = below | above | jnp.isnan(x)
+        else:
+            bad = ~jnp.isfinite(x)
+        force_lo, force_hi = lo_end | bad, hi_end
+        if extrapolate in ("linear", "constant"):
+            force_lo, force_hi = force_lo | below, force_hi | above
+            d_lo = (x - lo_hi) - lo_lo
+            d_hi = (x - hi_hi) - hi_lo
+            past = (below | above) & ~bad
+            outside = (jnp.where(below, d_lo, d_hi), past)
+    bad = bad | kn.bad
+    z_safe = jnp.where(bad, kn.s[k], z)  # keeps the recurrence finite
+    i = _span(z_safe, kn)
+    if force_lo is not None:
+        i = jnp.where(force_lo, kn.lo_span, jnp.where(force_hi, kn.hi_span, i))
+    return z_safe, i, bad, force_lo, force_hi, outside
+
+
+def native_levels(x, kn: KnotArrays, *, k, nus, extrapolate, banded):
     """Levels ``nus`` of the basis at ``x`` in pure JAX (see the module doc).
 
     Parameters
     ----------
-    x : jax.Array, any shape, float dtype
-    t : jax.Array, shape (nt,), x's dtype (concrete or traced)
-    t_lo : jax.Array, shape (nt,), x's dtype, or None
-        ``float64 knots - t`` when the knots are known in float64 but ``x``
-        is float32: makes every comparison of ``x`` with a knot exact.
+    x : jax.Array, any shape, float32 or float64
+    kn : KnotArrays
+        The knots in x's dtype (``NativeKnots.arrays`` or ``traced_knots``).
     k : int
     nus : tuple of int
-    extrapolate : bool or "periodic"
+    extrapolate : False, True, "periodic", "linear" or "constant"
     banded : bool
-    table : array, shape (nt, 2k + k(k+1)/2 + 1), x's dtype, or None
-        ``knot_table(t, k)``, precomputed for concrete knots; built from
-        ``t`` when None.
-    t_const : numpy.ndarray, shape (nt,), float64, or None
-        The knots when they are concrete: the span search then skips the
-        knots that cannot move a point's span.
-    bins : SpanBins or None
-        A span search in O(1) per point for concrete knots.
 
     Returns
     -------
     (levels, aux)
         As ``_bridge._levels``: ``banded`` gives per level a tuple of
         ``k + 1`` arrays of ``x``'s shape and ``aux = (first,)`` (float,
-        NaN on NaN rows); otherwise
-        dense ``(*x.shape, nt - k - 1)`` levels and ``aux = ()``.
+        NaN on NaN rows); otherwise dense ``(*x.shape, n_basis)`` levels and
+        ``aux = ()``.
     """
-    n = t.shape[0] - k - 1
-    lo, hi = t[k], t[n]
-    if extrapolate == "periodic":
-        offset, period = x - lo, hi - lo
-        if t_lo is not None:
-            # Subtract the float64 lo, not its rounding: a float32 x just
-            # below lo wraps to the top of the interval, as on the host.
-            # (The barrier stops XLA from folding lo + t_lo[k] first, which
-            # rounds the correction away.)
-            offset = jax.lax.optimization_barrier(offset) - t_lo[k]
-            period = period + (t_lo[n] - t_lo[k])
-        x = lo + jnp.mod(offset, period)  # NaN and inf map to NaN
-    if extrapolate is False:
-        lo_lo, hi_lo = (None, None) if t_lo is None else (t_lo[k], t_lo[n])
-        # lo <= x <= hi, exactly; NaN compares False: bad too.
-        bad = ~(_at_or_below(lo, lo_lo, x) & _at_or_above(hi, hi_lo, x))
-    else:
-        bad = ~jnp.isfinite(x)
-    if t_const is None:
-        bad = bad | _bad_knots(t, k, n)
-    x_safe = jnp.where(bad, lo, x)  # keeps the recurrence finite on bad rows
-    i = _span(x_safe, t, t_lo, k, n, t_const, bins)
-    if table is None:
-        table = knot_table(t, k)
-    row = _Row(jnp.asarray(table, x.dtype), i, k)
-    by_degree = _de_boor(x_safe, row, max(k - min(nus), 0))
-    levels = []
-    for nu in nus:
+    n = kn.s.shape[0] - k - 1
+    z, i, bad, force_lo, force_hi, outside = _locate(x, kn, k, extrapolate)
+    row = _Row(jnp.asarray(kn.table, x.dtype), i, k)
+    u = row.offset(z)
+    if force_lo is not None:
+        # The end rule: u exactly 0 at t[k] (t[lo_span] == t[k]), and
+        # t[n] - t[hi_span] at t[n].
+        u = jnp.where(force_lo, 0, jnp.where(force_hi, kn.hi_u, u))
+    need = set(nus)
+    if extrapolate == "linear" and 0 in need:
+        need.add(1)
+    by_degree = _de_boor(u, row, max(k - min(need), 0))
+    computed = {}
+    for nu in sorted(need):
         if nu > k:
-            vals = [jnp.zeros_like(x)] * (k + 1)
+            computed[nu] = [jnp.zeros_like(x)] * (k + 1)
         else:
-            vals = _raise(by_degree[k - nu], row, k - nu, k)
-        levels.append(vals)
+            computed[nu] = _raise(by_degree[k - nu], row, k - nu, k)
+    levels = [_continue(computed, nu, extrapolate, outside) for nu in nus]
     first = row.first()
     if banded:
         # A select, not a product with a NaN mask: XLA's CPU backend folds
-        # products into a consumer's reduction (a library call, slow per
-        # operation: jnp.sum of the result), and stops at a select.
-        # (Derivatives never pass through here: they are the next level.)
+        # products into a consumer's reduction and stops at a select.
         out = tuple(tuple(jnp.where(bad, jnp.nan, v) for v in lv) for lv in levels)
         return out, (jnp.where(bad, jnp.nan, first.astype(x.dtype)),)
-    # Stacked, the band is computed in one pass that writes every level's
-    # k + 1 arrays, and the dense expansion reads it. XLA would instead fuse
-    # the recurrence (products and sums: cheap) into the expansion,
-    # recomputing it for every column; it keeps a division in its own
-    # pass, so the NaN rows are applied by dividing by NaN (1 elsewhere).
+    # Stacked, the band is computed in one pass that the dense expansion
+    # reads; the NaN rows are a division (XLA keeps it in that pass, where
+    # it would fuse a select into the expansion and recompute the band).
     nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
     band = jnp.stack([jnp.stack(v) for v in levels]) / nan
     return tuple(expand_band(b, first, bad, n) for b in band), ()
+
+
+def _continue(computed, nu, extrapolate, outside):
+    """Level ``nu`` with ``"linear"``/``"constant"`` past the ends: the
+    Taylor polynomial of degree 1 or 0 at the nearer end (its own
+    derivatives are the next levels: slope, then 0)."""
+    vals = computed[nu]
+    if outside is None:
+        return vals
+    delta, past = outside
+    if extrapolate == "linear" and nu == 0:
+        delta = jnp.where(past, delta, 0)
+        return [v + delta * d for v, d in zip(vals, computed[1], strict=True)]
+    if (extrapolate == "linear" and nu >= 2) or (extrapolate == "constant" and nu >= 1):
+        return [jnp.where(past, 0, v) for v in vals]
+    return vals

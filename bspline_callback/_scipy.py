@@ -90,14 +90,30 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
     # Both classes keep the coefficients with the interpolation axis first:
     # BSpline c is (n, *s), PPoly c is (order, pieces, *s).
     feature_shape = obj.c.shape[1:] if isinstance(obj, BSpline) else obj.c.shape[2:]
-    axis = obj.axis
+    name = f"from_scipy({type(obj).__name__})"
+    return row_spec_function(_ScipyHost(obj), feature_shape, name)
 
-    def host(x, nu):
+
+class _ScipyHost:
+    """``host_fn(x, nu) = obj(x, nu)`` with the interpolation axis first; a
+    class, not a closure, so that the function pickles."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self, x, nu):
         # NaN is the policy for points scipy cannot evaluate; numpy's
         # floating-point warnings (periodic wrapping of inf, say) must not
         # surface inside a callback, where a warnings filter could raise.
         with np.errstate(all="ignore"):
-            out = obj(x, nu)
+            out = self.obj(x, nu)
+        axis = self.obj.axis
         return np.moveaxis(out, axis, 0) if axis else out
 
-    return row_spec_function(host, feature_shape, f"from_scipy({type(obj).__name__})")
+    def __getstate__(self):
+        return self.obj
+
+    def __setstate__(self, obj):
+        self.obj = obj

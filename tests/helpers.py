@@ -44,15 +44,32 @@ def assert_close(actual, desired, dtype=None, scale=1.0):
         )
 
 
-def scipy_basis(x, t, k, nu=0, extrapolate=False):
-    """scipy's dense basis with the package's NaN policy applied.
+def snap_ends(x, t, k, dtype=None):
+    """The end rule: points equal to ``t[k]`` or ``t[n]`` rounded to
+    ``dtype`` (the run's float dtype by default) are those ends."""
+    x = np.array(x, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    dtype = float_dtype() if dtype is None else np.dtype(dtype)
+    for end in (t[k], t[len(t) - k - 1]):
+        x[x == float(np.asarray(end, dtype))] = end
+    return x
+
+
+def scipy_basis(x, t, k, nu=0, extrapolate=False, dtype=None):
+    """scipy's dense basis with the package's NaN policy and end rule.
 
     ``BSpline(t, eye, k, extrapolate)(x, nu)`` already gives NaN outside the
     base interval when not extrapolating; NaN/inf ``x`` rows are NaN too.
+    Points equal to an end rounded to ``dtype`` are that end (``snap_ends``).
+    ``"linear"``/``"constant"``: scipy's rows at the nearer end, continued
+    as their Taylor polynomial of degree 1 or 0 (derivative levels: the
+    derivatives of that polynomial).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = snap_ends(x, t, k, dtype)
     t = np.asarray(t, dtype=np.float64)
     n = len(t) - k - 1
+    if extrapolate in ("linear", "constant"):
+        return _taylor_basis(x, t, k, nu, extrapolate)
     with np.errstate(invalid="ignore"):
         out = BSpline(t, np.eye(n), k, extrapolate=extrapolate)(x, nu)
     out[~np.isfinite(x)] = np.nan
@@ -60,6 +77,23 @@ def scipy_basis(x, t, k, nu=0, extrapolate=False):
         # scipy returns zeros outside for nu > k (its derivative spline has
         # degree < 0 there); the policy is NaN outside whatever nu is.
         out[(x < t[k]) | (x > t[n])] = np.nan
+    return out
+
+
+def _taylor_basis(x, t, k, nu, mode):
+    n = len(t) - k - 1
+    lo, hi = t[k], t[n]
+    spline = BSpline(t, np.eye(n), k, extrapolate=False)
+    with np.errstate(invalid="ignore"):
+        end = np.clip(x, lo, hi)
+        out = spline(np.where(np.isfinite(x), end, lo), nu)
+        past = np.isfinite(x) & ((x < lo) | (x > hi))
+        if mode == "linear" and nu == 0:
+            slope = spline(end[past], 1)
+            out[past] += (x[past] - end[past])[:, None] * slope
+        elif nu >= (2 if mode == "linear" else 1):
+            out[past] = 0.0
+    out[~np.isfinite(x)] = np.nan
     return out
 
 

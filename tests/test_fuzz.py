@@ -16,7 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import RTOL, assert_close, banded_route_only, float_dtype, scipy_basis
+from helpers import (
+    RTOL,
+    assert_close,
+    banded_route_only,
+    float_dtype,
+    scipy_basis,
+    snap_ends,
+)
 from hypothesis import given, settings, strategies as st
 
 import bspline_callback as bc
@@ -100,8 +107,10 @@ def _check(B, xr, t, k, nu, scale=1.0):
     assert B.dtype == float_dtype()
     ref = scipy_basis(xr.reshape(-1), t, k, nu).reshape(B.shape)
     B64 = np.asarray(B, np.float64)
-    # NaN rows exactly where x is outside [t[k], t[n]], NaN or infinite.
-    bad = ~((xr >= t[k]) & (xr <= t[n_basis]))
+    # NaN rows exactly where x is outside [t[k], t[n]], NaN or infinite
+    # (a point equal to an end rounded to JAX's dtype is that end).
+    xs = snap_ends(xr.reshape(-1), t, k).reshape(xr.shape)
+    bad = ~((xs >= t[k]) & (xs <= t[n_basis]))
     np.testing.assert_array_equal(np.isnan(B64).all(-1), bad)
     assert np.isfinite(B64[~bad]).all()
     assert_close(B64, ref, scale=scale)
@@ -118,9 +127,9 @@ def test_fuzz_callback_matches_scipy(case, banded):
 
 
 def _fuzz_callback(t, k, x, nu):
-    # Concrete numpy float64 points are evaluated at full precision (only
-    # the output is in JAX's dtype).
-    _check(bc.design_matrix(x, t, k, nu=nu), x, t, k, nu)
+    # Concrete numpy float64 points are evaluated as JAX sees them (rounded
+    # to its float dtype), as they would be under jit.
+    _check(bc.design_matrix(x, t, k, nu=nu), _as_jax_sees_it(x), t, k, nu)
     # JAX arrays hold the points rounded to JAX's dtype; traced and
     # concrete calls run the same host code on them, bit for bit.
     # (XLA flushes subnormal inputs to zero before a traced call's host sees

@@ -218,7 +218,8 @@ def test_host_small_route_falls_back(monkeypatch):
     t = bc.uniform_knots(0.0, 1.0, 10, 7)
     x = np.array([0.3, 1e60, -1e60, 0.7])
     host = _host.HostBasis(t, 7, True)
-    x_eval, bad = _host._prepare_x(x, host._lo, host._hi, True)
+    x_eval, bad, past = _host._prepare_x(x, host._lo, host._hi, True, np.float64)
+    assert past is None
     assert host._levels_small(x_eval, bad, (0, 1), np.float64) is None
     assert host._small_route(x.size)
     got = host.levels(x, (0, 1))
