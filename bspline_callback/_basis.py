@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _host
-from ._bridge import Spec, _is_traced, evaluate, evaluate_banded
+from ._bridge import Spec, _as_jax_float, _is_traced, evaluate, evaluate_banded
 from ._checks import (
     check_backend,
     check_extrapolate,
@@ -204,10 +204,8 @@ class BSplineBasis:
         Concrete values only (numpy, list, concrete jax array).
     k : int
         Degree, ``k >= 0``.
-    extrapolate : bool or "periodic", default False
-        ``False``: rows for ``x`` outside the base interval are NaN.
-        ``True``: the end polynomial pieces continue. ``"periodic"``:
-        ``x`` is wrapped into the base interval (scipy semantics).
+    extrapolate : bool or {"periodic", "linear", "constant"}, default False
+        As for :func:`design_matrix`.
     backend : {"callback", "jax"}, default "callback"
         As for :func:`design_matrix`.
 
@@ -381,6 +379,8 @@ def _spec_for(
         check_knot_shape(func, tuple(t.shape), k, t_name=t_name, k_name=k_name)
         if not jnp.issubdtype(t.dtype, jnp.floating):
             t = t.astype(jnp.result_type(float))
+        elif jnp.finfo(t.dtype).bits < 32:
+            t = t.astype(jnp.float32)  # half-precision points run in float32
         make = _native_traced_spec if native else _traced_spec
         spec = make(t.shape[0], k, extrapolate, func, t_name)
         return _Call(func, spec, nu, (t,), (t[k], t[-k - 1]), extrapolate)
@@ -503,12 +503,25 @@ def design_matrix(
     nu : int, default 0
         Derivative order with respect to ``x``, ``nu >= 0``; ``nu > k`` gives
         zeros.
-    extrapolate : bool or "periodic", default False
-        ``False``: rows for ``x`` outside the base interval
-        ``[t[k], t[n]]`` (``n = nt - k - 1``, both ends included) are NaN.
-        ``True``: the end polynomial pieces continue. ``"periodic"``: ``x``
-        is wrapped into the base interval. NaN or infinite ``x`` always gives
-        a NaN row.
+    extrapolate : bool or {"periodic", "linear", "constant"}, default False
+        What happens to ``x`` outside the base interval ``[t[k], t[n]]``
+        (``n = nt - k - 1``, both ends included; a point equal to an end
+        rounded to x's dtype is that end):
+
+        - ``False``: NaN rows (and a ``UserWarning`` for concrete ``x``);
+        - ``True``: the end polynomial pieces continue (scipy);
+        - ``"periodic"``: ``x`` is wrapped into the base interval (scipy);
+        - ``"linear"``: each basis function continues as its tangent at the
+          nearer end (scikit-learn's ``SplineTransformer``); level 1 is the
+          end slope there and higher levels are 0. The choice for points
+          that depend on parameters: finite and differentiable everywhere;
+        - ``"constant"``: each continues as its value at the nearer end;
+          levels ``>= 1`` are 0 there.
+
+        NaN or infinite ``x`` always gives a NaN row. To drop NaN rows
+        after the call, clip ``x`` first or use ``"linear"``/
+        ``"constant"``: a ``jnp.where`` on the dense result leaves NaN in
+        the gradient with respect to ``x`` (:func:`bspline` masks cleanly).
     backend : {"callback", "jax"}, default "callback"
         ``"callback"``: scipy's compiled routines on the host through a
         host callback (exactly scipy's values). ``"jax"``: the same
@@ -640,13 +653,16 @@ def bspline(
         Coefficients, ``n_basis = nt - k - 1``; concrete or traced.
     k : int
     nu : int, default 0
-    extrapolate : bool or "periodic", default False
+    extrapolate : bool or {"periodic", "linear", "constant"}, default False
     backend : {"callback", "jax"}, default "callback"
         As for :func:`design_matrix`.
 
     Returns
     -------
     jax.Array, shape (*x.shape, *trailing)
+        NaN on the rows the NaN policy makes NaN; their gradients (in ``x``
+        and ``c``) are 0, so ``jnp.where(ok, bspline(...), 0.0)`` masks them
+        with finite gradients.
         Equal to ``scipy.interpolate.BSpline(t, c, k, extrapolate)(x, nu)``.
 
     Raises
@@ -667,7 +683,11 @@ def bspline(
         return jnp.tensordot(_dense(call, x), c, axes=([-1], [0]))
     # Only the k + 1 non-zeros per row: a gather of c, so the cost grows
     # with n * k, not with n * n_basis.
-    vals, start, bad, out_dtype = _compact(call, x)
+    x, out_dtype = _points(call, x)
+    # The NaN rows are evaluated at a safe point and made NaN at the end, so
+    # a caller who masks them (jnp.where) gets finite gradients in x and c.
+    bad, x = _safe_points(call, x)
+    vals, start = _band(call, x)
     # One gather per point of a row of k + 1 consecutive coefficients (a
     # small (n_basis, ..., k + 1) table of c's windows, built per call),
     # where k + 1 gathers of c would each be a pass over the points.
@@ -677,23 +697,36 @@ def bspline(
     # Elementwise products over the points, not an einsum over the band (a
     # slow library call on XLA's CPU backend); c's trailing axes kept.
     lead = (...,) + (None,) * (c.ndim - 1)
-    # NaN rows contribute 0 inside and become NaN in the final select, so a
-    # caller who masks them (jnp.where) gets finite gradients in x and c.
-    res = sum(jnp.where(bad, 0, v)[lead] * rows[..., j] for j, v in enumerate(vals))
+    res = sum(v[lead] * rows[..., j] for j, v in enumerate(vals))
     # A select last: XLA's CPU backend would otherwise pull the products
     # into the caller's reduction (docs/design.md).
-    res = jnp.where(bad[lead], jnp.nan, res)
+    res = jnp.where(jnp.asarray(bad)[lead], jnp.nan, res)
     return res if out_dtype is None else res.astype(out_dtype)
 
 
-def _compact(call: _Call, x: Any) -> tuple[tuple, jax.Array, jax.Array, Any]:
-    """Banded level ``call.nu``: ``band`` arrays of x's shape (NaN rows
-    NaN, at every level), the first column as int32 (0 on NaN rows), the
-    NaN rows, and the dtype to cast results to (None: as they are)."""
-    x, out_dtype = _points(call, x)
+def _safe_points(call: _Call, x: Any) -> tuple[Any, Any]:
+    """The rows the NaN policy makes NaN, and ``x`` with a point inside
+    the base interval on those rows (numpy for concrete input, so that it
+    stays on the eager host path)."""
+    concrete = not _is_traced(x) and not call.ops
+    xp = np if concrete else jnp
+    x = _as_jax_float(x) if concrete else jnp.asarray(x)
+    lo, hi = (xp.asarray(e).astype(x.dtype) for e in call.ends)
+    if call.extrapolate is False:
+        # With the end rule, comparing with the ends rounded to x's dtype
+        # is exact.
+        bad = ~((x >= lo) & (x <= hi))
+    else:
+        bad = ~xp.isfinite(x)
+    return bad, xp.where(bad, lo, x)
+
+
+def _band(call: _Call, x: Any) -> tuple[tuple, jax.Array]:
+    """Banded level ``call.nu`` at prepared points: ``band`` arrays of x's
+    shape (NaN rows NaN, at every level) and the first column as int32 (0
+    on NaN rows)."""
     vals, first = evaluate_banded(call.spec, x, call.nu, call.ops)
-    bad = jnp.isnan(first)
-    return vals, jnp.where(bad, 0, first).astype(jnp.int32), bad, out_dtype
+    return vals, jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
 
 
 def design_matrix_compact(
@@ -754,6 +787,7 @@ def design_matrix_compact(
             f"{func}: the compact form needs fewer than 2**24 basis "
             f"functions, got {call.spec.feature_shape[0]}; use design_matrix."
         )
-    vals, first, _, out_dtype = _compact(call, x)
+    x, out_dtype = _points(call, x)
+    vals, first = _band(call, x)
     values = jnp.stack(vals, axis=-1)
     return (values if out_dtype is None else values.astype(out_dtype)), first

@@ -544,14 +544,18 @@ def differentiable_callback(
     Parameters
     ----------
     host_fn : callable
-        ``host_fn(x, nu)`` takes ``x``, a 1-D float64 numpy array of shape
-        ``(n,)``, and ``nu``, a Python int ``>= 0``, and returns an array of
-        shape ``(n, *feature_shape)`` (cast to float64). Row ``i`` must depend
-        on ``x[i]`` only, and ``d/dx host_fn(x, nu) == host_fn(x, nu + 1)``.
-        It runs on the host, outside JAX, so it may use numpy, scipy or any
-        other Python code. It should return NaN rather than raise for points
-        it cannot evaluate: an exception inside a callback aborts the traced
-        computation (see the README's section on errors).
+        ``host_fn(x, nu)`` takes ``x``, a 1-D, read-only float64 numpy
+        array of shape ``(n,)`` (the points as JAX holds them, in its float
+        dtype), and ``nu``, a Python int ``>= 0``, and returns an array of
+        shape ``(n, *feature_shape)`` (cast to JAX's float dtype). Row ``i``
+        must depend on ``x[i]`` only, and ``d/dx host_fn(x, nu) ==
+        host_fn(x, nu + 1)``. It runs on the host, outside JAX, so it may
+        use numpy, scipy or any other Python code. It should return NaN
+        rather than raise for points it cannot evaluate: an exception
+        inside a callback aborts the traced computation. It must be
+        thread-safe: XLA may run several calls at once (chains under
+        ``pmap`` or ``vmap`` of independent computations, ``jit`` from
+        several threads), each from its own thread.
     feature_shape : int or tuple of int
         Trailing shape of one row of the output.
 

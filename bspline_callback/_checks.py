@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["check_backend", "check_extrapolate", "check_knots", "check_order"]
@@ -67,7 +68,7 @@ def _leaves(x: Any) -> list:
 
 def check_knot_dtype(func: str, dtype: Any, t_name: str, t: Any) -> None:
     """Knots hold real numbers: not bool, complex, strings or objects."""
-    if np.dtype(dtype).kind not in "iuf" and not np.issubdtype(dtype, np.floating):
+    if not (np.dtype(dtype).kind in "iu" or jnp.issubdtype(dtype, jnp.floating)):
         raise TypeError(
             f"{func}: `{t_name}` must hold real numbers, got dtype {dtype} ({t!r})."
         )

@@ -220,8 +220,14 @@ def _prepare_x(x, lo, hi, extrapolate, dtype):
     """
     if x.shape[0] == 0:
         return x, None, None
-    inside = lo <= x.min() and x.max() <= hi
-    if inside and not (extrapolate == "periodic" and x.max() == hi):
+    low, high = x.min(), x.max()
+    lo_r, hi_r = _rounded(lo, dtype), _rounded(hi, dtype)
+    if (
+        lo <= low
+        and high <= hi
+        and not (low == lo_r != lo or high == hi_r != hi)  # no end to snap
+        and not (extrapolate == "periodic" and high == hi)  # hi wraps to lo
+    ):
         return x, None, None
     x = _snap_ends(x, lo, hi, dtype)
     past = None

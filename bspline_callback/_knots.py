@@ -207,7 +207,7 @@ def quantile_knots(x, n_basis, k=3, *, lo=None, hi=None, clamped=True):
         breaks = np.r_[lo, inner, hi]
         if np.any(np.diff(breaks) <= 0):
             raise ValueError(
-                f"{func}: `x` has {distinct.size} distinct values between "
+                f"{func}: `x` has only {distinct.size} distinct value(s) between "
                 f"lo={lo} and hi={hi}, too few for {n_basis - k - 1} distinct "
                 f"interior knots (n_basis={n_basis}, k={k}); ask for fewer basis "
                 "functions or use uniform_knots."

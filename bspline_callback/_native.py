@@ -139,7 +139,8 @@ class NativeKnots:
         n = t.shape[0] - k - 1
         s = t - t[k] if self.periodic else t
         lo_span, hi_span = (int(v) for v in _end_spans(s, k))
-        table = knot_table(s, k, np)
+        with np.errstate(over="ignore"):  # tiny gaps: see _clamp_reciprocals
+            table = knot_table(s, k, np)
         return s, table, lo_span, hi_span, SpanBins.build(s, k, lo_span, hi_span), n
 
     @functools.cached_property
@@ -159,7 +160,8 @@ class NativeKnots:
         s, table, lo_span, hi_span, bins, n = self._float64
         s_hi, s_lo = _split(s, dtype)
         ref_lo = np.zeros_like(s_hi) if s_lo is None else s_lo
-        reciprocals = _clamp_reciprocals(table.astype(dtype), 2 * k)
+        with np.errstate(over="ignore"):
+            reciprocals = _clamp_reciprocals(table.astype(dtype), 2 * k)
         full = np.concatenate([reciprocals, s_hi[:, None], ref_lo[:, None]], axis=1)
         ends = tuple(_pair(t[j], dtype) for j in (k, n))
         return KnotArrays(

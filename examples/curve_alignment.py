@@ -112,7 +112,7 @@ def main(args):
         for j in range(1, y.shape[0])
     ]
     rows.append(("sigma", sigma, samples["sigma"]))
-    _cli.report(rows, wall)
+    _cli.report(rows, wall, mcmc)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def main(args):
     for s0 in (1.0, 2.0):  # the recovered trajectory at two times
         i = int(np.argmin(np.abs(grid - s0)))
         rows.append((f"p({grid[i]:.2f})", trajectory(grid[i])[0], curves[:, i]))
-    _cli.report(rows, wall)
+    _cli.report(rows, wall, mcmc)
     inside = np.mean(
         [
             np.quantile(est[:, i], 0.05) <= jitter[i] <= np.quantile(est[:, i], 0.95)

@@ -82,7 +82,7 @@ def main(args):
         ("b", b, samples["b"]),
         ("sigma", sigma, samples["sigma"]),
     ]
-    _cli.report(rows, wall)
+    _cli.report(rows, wall, mcmc)
     nan_free = not np.isnan(draws).any()
     print(f"posterior predictive draws: {draws.shape}, NaN-free: {nan_free}")
 

@@ -89,7 +89,7 @@ def main(args):
     _cli.save_figure(fig, "scipy_interpolant.png")
 
     rows = [(name, truth[name], samples[name]) for name in truth]
-    _cli.report(rows, wall)
+    _cli.report(rows, wall, mcmc)
 
 
 if __name__ == "__main__":

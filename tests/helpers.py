@@ -24,23 +24,27 @@ def float_dtype():
     return np.dtype(jnp.result_type(float))
 
 
-def assert_close(actual, desired, dtype=None, scale=1.0):
+def assert_close(actual, desired, dtype=None, scale=1.0, err=""):
     """NaN where the reference is NaN, else close to dtype's tolerance."""
     actual = np.asarray(actual, dtype=np.float64)
     desired = np.asarray(desired, dtype=np.float64)
     assert actual.shape == desired.shape, (actual.shape, desired.shape)
     dtype = np.dtype(dtype) if dtype is not None else float_dtype()
     nan = np.isnan(desired)
-    np.testing.assert_array_equal(np.isnan(actual), nan, err_msg="NaN pattern")
+    np.testing.assert_array_equal(np.isnan(actual), nan, err_msg=f"NaN pattern {err}")
     # Infinite reference entries (a polynomial piece extrapolated to inf)
     # must be matched exactly, sign included.
     inf = np.isinf(desired)
-    np.testing.assert_array_equal(actual[inf], desired[inf], err_msg="inf entries")
+    np.testing.assert_array_equal(actual[inf], desired[inf], err_msg=f"inf {err}")
     finite = ~nan & ~inf
     if finite.any():
         mag = max(np.abs(desired[finite]).max(), 1.0)
         np.testing.assert_allclose(
-            actual[finite], desired[finite], rtol=0, atol=RTOL[dtype] * mag * scale
+            actual[finite],
+            desired[finite],
+            rtol=0,
+            atol=RTOL[dtype] * mag * scale,
+            err_msg=err,
         )
 
 
