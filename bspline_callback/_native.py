@@ -260,7 +260,10 @@ class SpanBins:
             base = span[np.maximum(bins - 1, 0)]
             steps = int(np.max(span[np.minimum(bins + 2, m)] - base))
             if steps <= max_steps and (best is None or max(steps, 1) < best[0]):
-                best = (max(steps, 1), cls(a, (b - a) / m, base.astype(np.int32), steps))
+                best = (
+                    max(steps, 1),
+                    cls(a, (b - a) / m, base.astype(np.int32), steps),
+                )
         return None if best is None else best[1]
 
     def __call__(self, x, t, t_lo):

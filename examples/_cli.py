@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 
-def make_parser(doc, *, num_warmup=500, num_samples=500, num_chains=2, seed=2):
+def make_parser(doc, *, num_warmup=500, num_samples=500, num_chains=2, seed=0):
     """numpyro's example flags, kebab-case, with this example's defaults."""
     parser = argparse.ArgumentParser(
         description=doc.strip().splitlines()[0],
@@ -105,8 +105,7 @@ def report(rows, wall_time, mcmc=None):
         max_z = max(max_z, abs(z)) if np.isfinite(z) else np.inf
         lo, hi = np.quantile(draws, [0.05, 0.95])
         print(
-            f"{name:>16} {true:9.4f} {mean:9.4f} {sd:8.4f} {z:6.2f}"
-            f" {lo:9.4f} {hi:9.4f}"
+            f"{name:>16} {true:9.4f} {mean:9.4f} {sd:8.4f} {z:6.2f} {lo:9.4f} {hi:9.4f}"
         )
     print(f"\nlargest |z|: {max_z:.2f}")
     print(f"NaN-free: {finite}")

@@ -68,5 +68,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--x64", action="store_true", help="use 64-bit floats")
     args = parser.parse_args()
-    jax.config.update("jax_enable_x64", args.x64)
+    if args.x64:  # otherwise JAX_ENABLE_X64 decides, as JAX reads it
+        jax.config.update("jax_enable_x64", True)
     main(args)

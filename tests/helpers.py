@@ -1,6 +1,7 @@
 """Tolerances keyed by dtype, and the reference implementations tests compare to."""
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -101,6 +102,19 @@ def _taylor_basis(x, t, k, nu, mode):
     return out
 
 
+def dense_from_compact(values, first, n_basis):
+    """Scatter compact rows ``(values, first)`` into dense numpy rows;
+    rows with a NaN value are NaN throughout."""
+    values = np.asarray(values, np.float64)
+    first = np.asarray(first)
+    out = np.zeros(values.shape[:-1] + (n_basis,))
+    rows = np.indices(first.shape)
+    for j in range(values.shape[-1]):
+        out[(*rows, first + j)] = values[..., j]
+    out[np.isnan(values).any(-1)] = np.nan
+    return out
+
+
 def as_jax_points(x):
     """x as JAX sees it (float32 unless x64), and the float64 values of that."""
     xj = jnp.asarray(np.asarray(x, dtype=np.float64), dtype=jnp.result_type(float))
@@ -187,6 +201,15 @@ def run_python(script, args, *, cwd, env=None, timeout):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout
+
+
+@contextlib.contextmanager
+def no_compiles(caplog):
+    """Fail if JAX compiles anything inside the block."""
+    with jax.log_compiles(), caplog.at_level(logging.WARNING, logger="jax"):
+        yield
+    compiles = [r.getMessage() for r in caplog.records if "ompil" in r.getMessage()]
+    assert compiles == [], compiles
 
 
 @contextlib.contextmanager

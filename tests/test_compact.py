@@ -7,6 +7,7 @@ import pytest
 from helpers import (
     as_jax_points,
     assert_close,
+    dense_from_compact,
     float_dtype,
     host_call_shapes,
     iter_eqns,
@@ -21,18 +22,6 @@ T = np.r_[[0.0] * 4, 0.1, 0.25, 0.25, 0.6, 0.9, [1.0] * 4]  # a repeated knot
 N_BASIS = len(T) - K - 1
 X = [0.0, 0.05, 0.25, 0.3, 0.599, 0.6, 0.95, 1.0, -0.1, 1.2, np.nan, np.inf]
 BACKENDS = ["callback", "jax"]
-
-
-def _dense(values, first, n_basis):
-    """Scatter compact rows into dense rows (NaN rows stay all NaN)."""
-    values = np.asarray(values, np.float64)
-    first = np.asarray(first)
-    out = np.zeros(values.shape[:-1] + (n_basis,))
-    rows = np.indices(first.shape)
-    for j in range(values.shape[-1]):
-        out[(*rows, first + j)] = values[..., j]
-    out[np.isnan(values).any(-1)] = np.nan
-    return out
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -50,7 +39,7 @@ def test_compact_scatters_to_scipy(backend, extrapolate, nu):
     first_np = np.asarray(first)
     assert ((first_np >= 0) & (first_np <= n_basis - K - 1)).all()
     ref = scipy_basis(x64, t, K, nu, extrapolate)
-    assert_close(_dense(values, first, n_basis), ref)
+    assert_close(dense_from_compact(values, first, n_basis), ref)
     # NaN rows: values NaN, first 0.
     bad = np.isnan(ref).all(-1)
     assert np.isnan(np.asarray(values)[bad]).all()
@@ -69,24 +58,31 @@ def test_compact_matches_scipy_csr():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_compact_traced_gradients_match_dense(backend):
-    x = jnp.asarray([[0.05, 0.3], [0.61, 0.97]], float_dtype())
-    w = jnp.asarray(np.linspace(-1.0, 2.0, N_BASIS), float_dtype())
+@pytest.mark.parametrize("nu", [0, 1, 2])
+def test_compact_traced_gradients_match_scipy(backend, nu):
+    """Gradients and Hessians of the compact form against scipy's spline
+    with random weights: d/dx of level nu is level nu + 1 at the same
+    columns."""
+    xj, x64 = as_jax_points([[0.05, 0.3], [0.61, 0.97]])
+    w_np = np.random.default_rng(nu).normal(size=N_BASIS)
+    w = jnp.asarray(w_np, float_dtype())
+    spline = BSpline(T, w_np, K)
 
     def compact_loss(x):
-        values, first = bc.design_matrix_compact(x, T, K, backend=backend)
+        values, first = bc.design_matrix_compact(x, T, K, nu=nu, backend=backend)
         idx = first[..., None] + jnp.arange(K + 1)
         return jnp.sum(values * w[idx])
 
-    def dense_loss(x):
-        return jnp.sum(bc.design_matrix(x, T, K, backend=backend) @ w)
-
-    for transform in (jax.grad, jax.hessian):
-        got = jax.jit(transform(compact_loss))(x)
-        want = jax.jit(transform(dense_loss))(x)
-        assert_close(got, want, scale=10)
-    v, f = jax.vmap(lambda x: bc.design_matrix_compact(x, T, K, backend=backend))(x)
+    grad = jax.jit(jax.grad(compact_loss))(xj)
+    assert_close(grad, spline(x64, nu + 1), scale=10.0 ** (nu + 1))
+    hess = jax.jit(jax.hessian(compact_loss))(xj).reshape(4, 4)
+    assert_close(
+        np.diagonal(hess), spline(x64, nu + 2).reshape(-1), scale=10.0 ** (nu + 2)
+    )
+    assert (np.asarray(hess)[~np.eye(4, dtype=bool)] == 0).all()
+    v, f = jax.vmap(lambda x: bc.design_matrix_compact(x, T, K, backend=backend))(xj)
     assert v.shape == (2, 2, K + 1) and f.shape == (2, 2)
+    assert_close(dense_from_compact(v, f, N_BASIS), scipy_basis(x64, T, K))
 
 
 def test_compact_nan_rows_have_nan_gradients():

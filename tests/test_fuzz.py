@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases import unit_knots, valid_knots
 from helpers import (
     RTOL,
     assert_close,
@@ -29,41 +30,15 @@ from hypothesis import given, settings, strategies as st
 import bspline_callback as bc
 
 
-def _valid(t, k):
-    n = len(t) - k - 1
-    return bool(
-        np.all(np.isfinite(t))
-        and np.all(np.diff(t) >= 0)
-        and t[k] < t[n]
-        and np.all(t[k + 1 :] > t[: -k - 1])
-    )
-
-
 @st.composite
 def knot_vectors(draw):
-    k = draw(st.integers(0, 9))
-    # Interior knots in (0, 1): from a coarse grid (so that repeats happen)
-    # or anywhere; each value kept at most k + 1 times.
-    grid = np.linspace(0.0, 1.0, 9)[1:-1]
-    inner = draw(
-        st.lists(
-            st.one_of(st.sampled_from(list(grid)), st.floats(0.001, 0.999)),
-            max_size=10,
-        )
-    )
-    values, counts = np.unique(np.asarray(inner, dtype=np.float64), return_counts=True)
-    inner = np.repeat(values, np.minimum(counts, k + 1))
-    if draw(st.booleans()):
-        unit = np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)]
-    else:
-        step = draw(st.sampled_from([0.05, 0.3, 1.0]))
-        unit = np.r_[
-            -step * np.arange(k, 0, -1), 0.0, inner, 1.0, 1 + step * np.arange(1, k + 1)
-        ]
+    """``unit_knots`` scaled so that the base interval spans 1e-8 to 1e8,
+    and offset from zero."""
+    unit, k = draw(unit_knots())
     scale = 10.0 ** draw(st.integers(-8, 8))
     offset = draw(st.sampled_from([0.0, -0.5, 3.0]))
     t = (unit + offset) * scale
-    if not _valid(t, k):
+    if not valid_knots(t, k):
         # Rounding at an extreme scale merged knots: not a valid vector.
         t = unit * scale
     return t, k
@@ -184,16 +159,22 @@ def fidelity_cases(draw):
     inner = np.sort(draw(st.lists(st.floats(0.01, 0.99), max_size=8, unique=True)))
     unit = np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)]
     if draw(st.booleans()):
-        unit = np.r_[-0.3 * np.arange(k, 0, -1), 0.0, inner, 1.0, 1 + 0.3 * np.arange(1, k + 1)]
+        unit = np.r_[
+            -0.3 * np.arange(k, 0, -1), 0.0, inner, 1.0, 1 + 0.3 * np.arange(1, k + 1)
+        ]
     half = dtype.itemsize == 2
     scale = 10.0 ** draw(st.integers(-2, 2) if half else st.integers(-6, 6))
     far = draw(st.sampled_from([0.0, 7.0] if half else [0.0, 1e3, 1e5, -2e4]))
     t = (unit + far) * scale
-    if not _valid(t, k):
+    if not valid_knots(t, k):
         t = unit * scale
     n = len(t) - k - 1
     lo, hi = (np.asarray(e, dtype) for e in (t[k], t[n]))
-    steps = [np.nextafter(e, np.asarray(d * np.inf, dtype)) for e in (lo, hi) for d in (-1, 1)]
+    steps = [
+        np.nextafter(e, np.asarray(d * np.inf, dtype))
+        for e in (lo, hi)
+        for d in (-1, 1)
+    ]
     span = t[n] - t[k]
     special = [lo, hi, *steps, t[k] - span / 4, t[n] + span / 4, np.nan]
     x = draw(
@@ -249,7 +230,7 @@ def test_fuzz_knots_with_a_vanishing_basis_function_are_rejected(tk, extra, wher
     n = len(t) - k - 1
     v = {"lo": t[k], "hi": t[n], "inner": t[(k + n) // 2]}[where]
     t = np.sort(np.r_[t, [v] * (k + extra)])  # v now at least k + 2 times
-    assert not _valid(t, k)
+    assert not valid_knots(t, k)
     for backend in ("callback", "jax"):
         with pytest.raises(ValueError, match="repeated more than|is empty"):
             bc.BSplineBasis(t, k, backend=backend)

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from cases import unit_knots
 from helpers import RTOL, float_dtype
 from hypothesis import given, strategies as st
 
@@ -11,22 +12,7 @@ import bspline_callback as bc
 
 @st.composite
 def knots_and_points(draw):
-    k = draw(st.integers(0, 5))
-    # Interior knots drawn from a small grid so that repeats happen, each
-    # value at most k + 1 times (the largest multiplicity that keeps the
-    # basis well defined on both sides).
-    grid = draw(st.lists(st.sampled_from(np.linspace(0.05, 0.95, 7)), max_size=8))
-    values, counts = np.unique(grid, return_counts=True)
-    inner = np.repeat(values, np.minimum(counts, k + 1))
-    clamped = draw(st.booleans())
-    if clamped:
-        t = np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)]
-    else:
-        step = draw(st.floats(0.01, 0.5))
-        # Unclamped: distinct outer knots, base interval still [0, 1].
-        t = np.r_[
-            -step * np.arange(k, 0, -1), 0.0, inner, 1.0, 1 + step * np.arange(1, k + 1)
-        ]
+    t, k = draw(unit_knots(max_degree=5, max_inner=8))
     n = len(t) - k - 1
     lo, hi = t[k], t[n]
     x = draw(

@@ -5,60 +5,15 @@ derivative formula in ``fractions.Fraction``), independent of the package
 and of scipy, and from the question's own host code (``question_code.py``).
 """
 
-from fractions import Fraction as F
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases import KNOTS, ORDER, X, exact_table
 from helpers import assert_close, float_dtype
 from question_code import b_spline_basis as question_b_spline_basis
 
 import bspline_callback as bc
-
-KNOTS = np.array([0, 0, 0, 0, 0.25, 1, 1, 1, 1])
-X = np.array([0.1, 0.5, 0.9])
-ORDER = 3
-T_EXACT = [F(0)] * 4 + [F(1, 4)] + [F(1)] * 4
-X_EXACT = [F(1, 10), F(1, 2), F(9, 10)]
-
-
-def _exact_b(i, p, nu, x):
-    """nu-th derivative of B_{i,p}(x) on T_EXACT, exact (x strictly inside a span)."""
-    t = T_EXACT
-    if nu == 0:
-        if p == 0:
-            return F(1) if t[i] <= x < t[i + 1] else F(0)
-        a = (
-            (x - t[i]) / (t[i + p] - t[i]) * _exact_b(i, p - 1, 0, x)
-            if t[i + p] != t[i]
-            else F(0)
-        )
-        b = (
-            (t[i + p + 1] - x)
-            / (t[i + p + 1] - t[i + 1])
-            * _exact_b(i + 1, p - 1, 0, x)
-            if t[i + p + 1] != t[i + 1]
-            else F(0)
-        )
-        return a + b
-    if p == 0:
-        return F(0)
-    a = _exact_b(i, p - 1, nu - 1, x) / (t[i + p] - t[i]) if t[i + p] != t[i] else 0
-    b = (
-        _exact_b(i + 1, p - 1, nu - 1, x) / (t[i + p + 1] - t[i + 1])
-        if t[i + p + 1] != t[i + 1]
-        else 0
-    )
-    return p * (a - b)
-
-
-def exact_table(deriv):
-    """The question's table for ``deriv``: shape (3, 4), first column dropped."""
-    n = len(T_EXACT) - ORDER - 1
-    return np.array(
-        [[float(_exact_b(i, ORDER, deriv, x)) for i in range(1, n)] for x in X_EXACT]
-    )
 
 
 def test_exact_tables_match_a_hand_check():
@@ -103,11 +58,18 @@ def test_deriv_above_order_is_zero():
     np.testing.assert_array_equal(np.asarray(got), np.zeros((3, 4)))
 
 
+@pytest.mark.parametrize(
+    "w",
+    [[1.0, 2.0, 3.0, 4.0], [0.49, -1.37, 2.21, 0.18]],
+    ids=["question's weights", "random weights"],
+)
 @pytest.mark.parametrize("deriv", [0, 1, 2])
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_question_test_jax(deriv, jit):
-    """The question's test: value and grad of sum(basis @ weights)."""
-    weights = jnp.array([1.0, 2.0, 3.0, 4.0])
+def test_question_test_jax(deriv, jit, w):
+    """The question's test: value and grad of sum(basis @ weights); its
+    weights are affine in the column, which would hide a column shift, so
+    random ones too."""
+    weights = jnp.array(w)
 
     def loss(x):
         return jnp.sum(bc.b_spline_basis(KNOTS, ORDER, deriv, x) @ weights)
@@ -115,7 +77,7 @@ def test_question_test_jax(deriv, jit):
     value_and_grad = jax.value_and_grad(loss)
     value_and_grad = jax.jit(value_and_grad) if jit else value_and_grad
     value, grad = value_and_grad(jnp.asarray(X))
-    w = np.array([1.0, 2.0, 3.0, 4.0])
+    w = np.array(w)
     expected_value = (exact_table(deriv) @ w).sum()
     expected_grad = exact_table(deriv + 1) @ w
     assert_close(value, expected_value, scale=10)

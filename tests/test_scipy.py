@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases import CASES, EXTRAPOLATE, NAN_POLICY_BAD, NAN_POLICY_X, points
 from helpers import (
     as_jax_points,
     assert_close,
@@ -19,89 +20,16 @@ from helpers import (
     host_call_shapes,
     scipy_basis,
 )
-from scipy.interpolate import BSpline, make_interp_spline
+from scipy.interpolate import BSpline
 
 import bspline_callback as bc
 from bspline_callback import _host
-
-EXTRAPOLATE = [False, True, "periodic"]
-
-
-def _knot_cases():
-    rng = np.random.default_rng(20240601)
-    cases = []
-    for k in range(8):
-        cases.append(
-            (f"uniform-k{k}", np.r_[[0.0] * k, np.linspace(0, 1, 7), [1.0] * k], k)
-        )
-        inner = np.sort(rng.uniform(0.0, 1.0, 5))
-        cases.append(
-            (f"nonuniform-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k)
-        )
-        cases.append((f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 6)), k))
-        if k >= 1:
-            # Interior knot of full multiplicity k + 1: a discontinuity.
-            for mult in sorted({2, k + 1}):
-                inner = np.r_[0.2, [0.5] * mult, 0.7]
-                cases.append(
-                    (
-                        f"mult{mult}-k{k}",
-                        np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)],
-                        k,
-                    )
-                )
-    xd = np.linspace(0.0, 2.0, 12)
-    yd = np.cos(3 * xd)
-    yp = np.r_[yd[:-1], yd[0]]
-    for k in (1, 2, 3, 4, 5):
-        cases.append((f"interp-notaknot-k{k}", make_interp_spline(xd, yd, k=k).t, k))
-        cases.append(
-            (
-                f"interp-periodic-k{k}",
-                make_interp_spline(xd, yp, k=k, bc_type="periodic").t,
-                k,
-            )
-        )
-    for bc_type in ("natural", "clamped", ([(1, 0.5)], [(2, -1.0)])):
-        name = bc_type if isinstance(bc_type, str) else "explicit"
-        cases.append(
-            (f"interp-{name}-k3", make_interp_spline(xd, yd, k=3, bc_type=bc_type).t, 3)
-        )
-    five = ([(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 0.0)])
-    cases.append(
-        ("interp-explicit-k5", make_interp_spline(xd, yd, k=5, bc_type=five).t, 5)
-    )
-    return cases
-
-
-CASES = _knot_cases()
-
-
-def _points(t, k):
-    n = len(t) - k - 1
-    lo, hi = t[k], t[n]
-    rng = np.random.default_rng(len(t) * 31 + k)
-    width = hi - lo
-    return np.r_[
-        rng.uniform(lo, hi, 25),
-        t,  # every knot, both ends of the base interval included
-        lo,
-        hi,
-        lo - 0.3 * width,
-        hi + 0.3 * width,
-        # Just outside (XLA flushes denormals, so not nextafter(0.0, -inf)).
-        lo - 1e-6 * width,
-        hi + 1e-6 * width,
-        np.nan,
-        np.inf,
-        -np.inf,
-    ]
 
 
 @pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
 @pytest.mark.parametrize("name,t,k", CASES, ids=[c[0] for c in CASES])
 def test_design_matrix_matches_scipy(name, t, k, extrapolate):
-    xj, x64 = as_jax_points(_points(t, k))
+    xj, x64 = as_jax_points(points(t, k))
     for nu in range(k + 2):
         expected = scipy_basis(x64, t, k, nu, extrapolate)
         eager = bc.design_matrix(xj, t, k, nu=nu, extrapolate=extrapolate)
@@ -115,7 +43,7 @@ def test_design_matrix_matches_scipy(name, t, k, extrapolate):
 @pytest.mark.parametrize("name,t,k", CASES[::3], ids=[c[0] for c in CASES[::3]])
 def test_public_route_equals_private_route(name, t, k):
     """The private compiled routine and scipy's public design_matrix agree."""
-    x = _points(t, k)
+    x = points(t, k)
     x = x[np.isfinite(x)]
     x = x[(x >= t[k]) & (x <= t[len(t) - k - 1])]
     for nu in range(k + 1):
@@ -267,24 +195,36 @@ def test_bspline_ships_banded_rows_not_dense_ones():
     assert host_call_shapes(vg, x, c) == [(7, 2 * 4 + 1)]
 
 
-def test_bspline_nan_policy_and_gradients():
+@pytest.mark.parametrize("backend", ["callback", "jax"])
+@pytest.mark.parametrize("function", ["design_matrix", "bspline"])
+def test_nan_policy_rows_values_and_gradients(backend, function):
+    """NaN rows exactly where the policy says; the other rows' values,
+    gradients and second derivatives are scipy's. ``bspline``'s NaN rows add
+    0 to gradients (so that a caller can mask them); the dense basis' NaN
+    rows have NaN gradients."""
     t = np.r_[[0.0] * 4, 0.3, 0.6, [1.0] * 4]
-    c = jnp.asarray(np.random.default_rng(4).normal(size=(6, 2)), float_dtype())
-    x = jnp.array([0.3, -0.5, jnp.nan, 0.7, 1.5, jnp.inf], float_dtype())
-    bad = np.array([False, True, True, False, True, True])
-    f = jax.jit(lambda x, c: bc.bspline(x, t, c, 3))
-    out = np.asarray(f(x, c))
-    assert out.shape == (6, 2)
-    assert np.isnan(out[bad]).all() and np.isfinite(out[~bad]).all()
-    gx = jax.jit(jax.grad(lambda x, c: jnp.sum(bc.bspline(x, t, c, 3))))(x, c)
-    gx = np.asarray(gx)
-    # NaN rows are NaN in value only: they add 0 to gradients, so that a
-    # caller can mask them (tests/test_fidelity.py).
-    assert (gx[bad] == 0).all() and np.isfinite(gx[~bad]).all()
+    c = np.random.default_rng(4).normal(size=(6, 2))
+    cj = jnp.asarray(c, float_dtype())
+
+    def f(x):
+        if function == "bspline":
+            return bc.bspline(x, t, cj, 3, backend=backend)
+        return bc.design_matrix(x, t, 3, backend=backend) @ cj
+
+    x = jnp.asarray(NAN_POLICY_X, float_dtype())
+    bad = NAN_POLICY_BAD
     x_ok = np.asarray(x, np.float64)[~bad]
-    expected = BSpline(t, np.asarray(c, np.float64), 3)(x_ok, 1).sum(-1)
-    assert_close(gx[~bad], expected, scale=10)
+    spline = BSpline(t, c, 3)
+    out = np.asarray(jax.jit(f)(x))
+    assert out.shape == (6, 2)
+    assert np.isnan(out[bad]).all()
+    assert_close(out[~bad], spline(x_ok))
+    gx = np.asarray(jax.jit(jax.grad(lambda x: jnp.sum(f(x))))(x))
+    if function == "bspline":
+        assert (gx[bad] == 0).all()
+    else:
+        assert np.isnan(gx[bad]).all()
+    assert_close(gx[~bad], spline(x_ok, 1).sum(-1), scale=10)
     # forward mode (hessian) through the same ladder
-    h = jax.jit(jax.hessian(lambda x: jnp.sum(bc.bspline(x, t, c, 3))))(x[~bad])
-    expected2 = BSpline(t, np.asarray(c, np.float64), 3)(x_ok, 2).sum(-1)
-    assert_close(np.diagonal(np.asarray(h)), expected2, scale=100)
+    h = jax.jit(jax.hessian(lambda x: jnp.sum(f(x))))(x[~bad])
+    assert_close(np.diagonal(np.asarray(h)), spline(x_ok, 2).sum(-1), scale=100)
