@@ -2,23 +2,26 @@
 
 Every public name is re-exported here from its private home module:
 
-- ``_basis``: :func:`design_matrix`, :func:`b_spline_basis`,
-  :class:`BSplineBasis`, :func:`bspline`, :func:`design_matrix_compact`
-- ``_bridge``: :func:`differentiable_callback`
+- ``_api``: :func:`design_matrix`, :func:`design_matrix_compact`,
+  :func:`bspline`, :func:`b_spline_basis`
+- ``_basis``: :class:`BSplineBasis`
+- ``_callback``: :func:`differentiable_callback`
 - ``_scipy``: :func:`from_scipy`
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
+
+docs/design.md describes the layers underneath.
 """
 
 import importlib.metadata
 
-from ._basis import (
-    BSplineBasis as BSplineBasis,
+from ._api import (
     b_spline_basis as b_spline_basis,
     bspline as bspline,
     design_matrix as design_matrix,
     design_matrix_compact as design_matrix_compact,
 )
-from ._bridge import differentiable_callback as differentiable_callback
+from ._basis import BSplineBasis as BSplineBasis
+from ._callback import differentiable_callback as differentiable_callback
 from ._knots import (
     quantile_knots as quantile_knots,
     uniform_knots as uniform_knots,

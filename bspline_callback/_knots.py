@@ -132,7 +132,7 @@ def quantile_knots(x, n_basis, k=3, *, lo=None, hi=None, clamped=True):
 
         - ``clamped=True`` equals patsy's ``bs(x, df=n_basis,
           include_intercept=True, degree=k)`` knots, and ``bs(x,
-          df=n_basis - 1, degree=k)`` (no intercept) is the question's
+          df=n_basis - 1, degree=k)`` (no intercept) is
           ``b_spline_basis(t, k, 0, x)``, which drops the first column.
         - ``clamped=False`` (no ``lo``/``hi``) equals scikit-learn's
           ``SplineTransformer(n_knots=n_basis - k + 1, degree=k,

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from scipy.interpolate import BSpline, PPoly
 
-from ._bridge import row_spec_function
+from ._callback import row_function
 
 __all__ = ["from_scipy"]
 
@@ -91,7 +91,7 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
     # BSpline c is (n, *s), PPoly c is (order, pieces, *s).
     feature_shape = obj.c.shape[1:] if isinstance(obj, BSpline) else obj.c.shape[2:]
     name = f"from_scipy({type(obj).__name__})"
-    return row_spec_function(_ScipyHost(obj), feature_shape, name)
+    return row_function(_ScipyHost(obj), feature_shape, name)
 
 
 class _ScipyHost:

@@ -10,10 +10,9 @@ import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from scipy.interpolate import BSpline
 
-from bspline_callback import _bridge
+from bspline_callback import _transport
 
 # Relative to the largest magnitude in the reference (derivative bases span
 # several orders of magnitude, so a per-entry relative test would be noise).
@@ -124,8 +123,8 @@ def as_jax_points(x):
 def host_call_primitive():
     """The primitive a host call runs through on this machine's CPU:
     ``buffer_callback`` where the package takes it (see
-    ``_bridge._host_callback``), ``pure_callback`` otherwise."""
-    return "buffer_callback" if _bridge._buffer_path() else "pure_callback"
+    ``_transport.host_call``), ``pure_callback`` otherwise."""
+    return "buffer_callback" if _transport._buffer_path() else "pure_callback"
 
 
 def host_call_eqns(jaxpr):
@@ -210,14 +209,3 @@ def no_compiles(caplog):
         yield
     compiles = [r.getMessage() for r in caplog.records if "ompil" in r.getMessage()]
     assert compiles == [], compiles
-
-
-@contextlib.contextmanager
-def banded_route_only():
-    """Within the block, ``HostBasis.levels`` always takes the banded route
-    (its small-output route is switched off), for comparing the two."""
-    from bspline_callback import _host
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_host.HostBasis, "_small_route", lambda self, n, d=True: False)
-        yield

@@ -1,7 +1,8 @@
 """Dense levels built in XLA from banded ones (``_band.dense_from_band``).
 
 The jax backend always builds its dense basis this way; the callback
-backend does where the host's dense fill is not cheap (``Spec.expand_band``).
+backend does for traced points where the fetch rule says so
+(``_basis.fetch_band``).
 The expansion's derivative rule is its own (a windowed scatter, transposed
 to a windowed gather), so values, tangents and cotangents are each checked
 against a plain numpy construction, and the routes against scipy.
@@ -21,7 +22,7 @@ from helpers import (
 )
 
 import bspline_callback as bc
-from bspline_callback import _host
+from bspline_callback import _basis
 from bspline_callback._band import dense_from_band
 
 K = 3
@@ -115,16 +116,16 @@ def points(n):
     return x
 
 
-# The largest size the host's small route takes (dense rows fetched), and
-# one more (the band fetched): the rule is the host's, whatever its
-# constants. Without scipy's private routine both sizes fetch the band.
-SMALL_N = next((n for n in range(4000, 0, -1) if _host.small_route(n, N_BASIS)), 1)
+# The largest number of points whose dense rows the host writes (the fetch
+# rule, whatever its constant), where there is one, and a larger one (the
+# band fetched and expanded in XLA).
+SMALL_N = _basis.DENSE_FETCH_MAX // N_BASIS
 LARGE_N = max(SMALL_N + 1, 100)
 
 
-@pytest.mark.parametrize("n", [SMALL_N, LARGE_N])
+@pytest.mark.parametrize("n", [n for n in (SMALL_N, LARGE_N) if n >= 6])
 def test_callback_route_by_size(n):
-    dense_route = _host.small_route(n, N_BASIS)
+    dense_route = not _basis.fetch_band("callback", True, n * N_BASIS)
     xj, x64 = as_jax_points(points(n))
     basis = jax.jit(lambda x: bc.design_matrix(x, T, K))
     loss = lambda x: jnp.sum(bc.design_matrix(x, T, K) @ W)  # noqa: E731

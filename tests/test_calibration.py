@@ -31,7 +31,7 @@ from scipy import stats
 from scipy.interpolate import BSpline
 
 import bspline_callback as bc
-from bspline_callback import _basis, _host, _native
+from bspline_callback import _basis, _jax_backend, _scipy_host
 
 KNOTS = np.array([0, 0, 0, 0, 0.25, 1, 1, 1, 1], dtype=float)
 COEF = np.array([0.0, 1.0, -0.5, 2.0, 0.7])  # the question's weights, c[0] = 0
@@ -91,11 +91,11 @@ def test_ranks_are_uniform(backend):
 @pytest.fixture
 def fresh_specs():
     """Patched internals must not meet a cached, already traced basis."""
-    _basis._concrete_spec.cache_clear()
-    _basis._native_spec.cache_clear()
+    _basis._sources.cache_clear()
+    _basis._cached.cache_clear()
     yield
-    _basis._concrete_spec.cache_clear()
-    _basis._native_spec.cache_clear()
+    _basis._sources.cache_clear()
+    _basis._cached.cache_clear()
 
 
 @pytest.mark.parametrize("backend", ["callback", "jax"])
@@ -103,14 +103,14 @@ def test_a_wrong_basis_fails(backend, monkeypatch, fresh_specs):
     """The model's basis evaluated at x + 0.05 sin(pi x), the data's at x:
     a distortion that stays inside [0, 1] and that no line a + b z can
     absorb."""
-    safe_points = _basis._safe_points
+    safe_points = _basis.safe_points
 
-    def distorted(call, x):
-        bad, x = safe_points(call, x)
+    def distorted(*args):
+        bad, x = safe_points(*args)
         xp = np if isinstance(x, np.ndarray) else jax.numpy
         return bad, x + 0.05 * xp.sin(np.pi * x)
 
-    monkeypatch.setattr(_basis, "_safe_points", distorted)
+    monkeypatch.setattr(_basis, "safe_points", distorted)
     p = calibration(backend)
     assert min(p.values()) < LEVEL, p
 
@@ -119,20 +119,20 @@ def test_a_wrong_basis_fails(backend, monkeypatch, fresh_specs):
 def test_a_wrong_derivative_fails(backend, monkeypatch, fresh_specs):
     """Every derivative level with its sign flipped (values unchanged)."""
     if backend == "callback":
-        raise_derivative = _host._raise_derivative
+        raise_derivative = _scipy_host._raise_derivative
 
         def flipped(vals, first, tables, p_from, p_to):
             vals, first = raise_derivative(vals, first, tables, p_from, p_to)
             return (-vals if p_to > p_from else vals), first
 
-        monkeypatch.setattr(_host, "_raise_derivative", flipped)
+        monkeypatch.setattr(_scipy_host, "_raise_derivative", flipped)
     else:
-        raise_native = _native._raise
+        raise_native = _jax_backend._raise
 
         def flipped(vals, row, p_from, p_to):
             out = raise_native(vals, row, p_from, p_to)
             return [-v for v in out] if p_to > p_from else out
 
-        monkeypatch.setattr(_native, "_raise", flipped)
+        monkeypatch.setattr(_jax_backend, "_raise", flipped)
     p = calibration(backend)
     assert min(p.values()) < LEVEL, p

@@ -5,12 +5,8 @@ not, degrees 0..9, scaled so that the base interval spans 1e-8 to 1e8 and
 offset from zero. Points: inside, on knots, on both ends, outside, NaN,
 +-inf, empty and n-D. Invariants: agreement with scipy at the points as JAX
 sees them (rounded to its float dtype), partition of unity, NaN rows exactly
-where the policy says, traced equal to concrete, and nothing raises. The
-callback fuzz draws the host route too (``HostBasis._small_route``: few
-points take the small route unless forced onto the banded one).
+where the policy says, traced equal to concrete, and nothing raises.
 """
-
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +16,6 @@ from cases import unit_knots, valid_knots
 from helpers import (
     RTOL,
     assert_close,
-    banded_route_only,
     float_dtype,
     scipy_basis,
     snap_ends,
@@ -107,10 +102,9 @@ def _check(B, xr, t, k, nu, scale=1.0):
         )
 
 
-@given(cases(), st.booleans())
-def test_fuzz_callback_matches_scipy(case, banded):
-    with banded_route_only() if banded else contextlib.nullcontext():
-        _fuzz_callback(*case)
+@given(cases())
+def test_fuzz_callback_matches_scipy(case):
+    _fuzz_callback(*case)
 
 
 def _fuzz_callback(t, k, x, nu):

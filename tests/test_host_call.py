@@ -20,14 +20,14 @@ from helpers import (
 )
 
 import bspline_callback as bc
-from bspline_callback import _bridge
+from bspline_callback import _transport
 
 K = 3
 T = bc.uniform_knots(0.0, 1.0, 9, K)
 W = np.linspace(-1.0, 1.0, 9)
 
 needs_buffer = pytest.mark.skipif(
-    not _bridge._buffer_path(),
+    not _transport._buffer_path(),
     reason="buffer_callback route not taken here (old JAX, several CPU devices, "
     "or BSPLINE_CALLBACK_HOST_CALL=pure_callback)",
 )
@@ -48,7 +48,7 @@ def derivatives(x):
 def test_first_use_inside_a_trace_does_not_leak_the_probe():
     """The route is probed (one tiny jitted call) on first use, usually while
     tracing: the probe runs, it is not traced into the caller's jaxpr."""
-    _bridge._buffer_callback_ok.cache_clear()
+    _transport._buffer_callback_ok.cache_clear()
     x = jnp.linspace(0.1, 0.9, 5)
     jaxpr = jax.make_jaxpr(jax.grad(loss))(x).jaxpr
     assert count_primitive(jaxpr, "buffer_callback") == 1
@@ -58,12 +58,12 @@ def test_first_use_inside_a_trace_does_not_leak_the_probe():
 
 def test_environment_variable_picks_pure_callback(monkeypatch):
     x = jnp.linspace(0.1, 0.9, 5)
-    monkeypatch.setenv(_bridge.HOST_CALL_ENV, "pure_callback")
+    monkeypatch.setenv(_transport.HOST_CALL_ENV, "pure_callback")
     assert host_call_primitive() == "pure_callback"
     jaxpr = jax.make_jaxpr(jax.grad(loss))(x).jaxpr
     assert count_primitive(jaxpr, "buffer_callback") == 0
     assert count_primitive(jaxpr, "pure_callback") == 1
-    monkeypatch.setenv(_bridge.HOST_CALL_ENV, "buffer")
+    monkeypatch.setenv(_transport.HOST_CALL_ENV, "buffer")
     with pytest.raises(ValueError, match="BSPLINE_CALLBACK_HOST_CALL='buffer'"):
         jax.make_jaxpr(loss)(x)
 
@@ -75,7 +75,7 @@ def test_both_routes_give_the_same_bits(monkeypatch):
     xj, x64 = as_jax_points(np.linspace(0.02, 0.98, 23))
     fast = jax.jit(derivatives)(xj)
     batched = jax.jit(jax.vmap(derivatives))(xj.reshape(1, -1))
-    monkeypatch.setenv(_bridge.HOST_CALL_ENV, "pure_callback")
+    monkeypatch.setenv(_transport.HOST_CALL_ENV, "pure_callback")
     pure = jax.jit(derivatives)(xj)  # a new function: traced again
     for a, b in zip(fast, pure, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

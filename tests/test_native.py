@@ -254,7 +254,7 @@ def test_native_long_knot_vectors_span_search(kind, extrapolate):
     """Both span searches for concrete knots with many interior knots
     (``SpanBins`` and compare-with-every-knot) against scipy, at points on
     every knot, one float step either side of each, bin edges and outside."""
-    from bspline_callback._native import SpanBins
+    from bspline_callback._jax_knots import SpanBins
 
     t, k = _long_knots(kind), 3
     bins = SpanBins.build(t, k)

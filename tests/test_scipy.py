@@ -15,7 +15,6 @@ from cases import CASES, EXTRAPOLATE, NAN_POLICY_BAD, NAN_POLICY_X, points
 from helpers import (
     as_jax_points,
     assert_close,
-    banded_route_only,
     float_dtype,
     host_call_shapes,
     scipy_basis,
@@ -23,7 +22,7 @@ from helpers import (
 from scipy.interpolate import BSpline
 
 import bspline_callback as bc
-from bspline_callback import _host
+from bspline_callback import _scipy_host
 
 
 @pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
@@ -42,15 +41,15 @@ def test_design_matrix_matches_scipy(name, t, k, extrapolate):
 
 @pytest.mark.parametrize("name,t,k", CASES[::3], ids=[c[0] for c in CASES[::3]])
 def test_public_route_equals_private_route(name, t, k):
-    """The private compiled routine and scipy's public design_matrix agree."""
+    """scipy's private compiled routine and its public design_matrix agree."""
     x = points(t, k)
     x = x[np.isfinite(x)]
     x = x[(x >= t[k]) & (x <= t[len(t) - k - 1])]
+    private = _scipy_host.HostBasis(t, k, use_private=True)
+    public = _scipy_host.HostBasis(t, k, use_private=False)
     for nu in range(k + 1):
-        a = _host.compact_basis(x, t, k, nu, False, use_private=True)
-        b = _host.compact_basis(x, t, k, nu, False, use_private=False)
-        np.testing.assert_array_equal(a[0], b[0])
-        np.testing.assert_array_equal(a[1], b[1])
+        for a, b in zip(private.compact(x, nu), public.compact(x, nu), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_bspline_matches_scipy():
@@ -71,118 +70,55 @@ def test_bspline_matches_scipy():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [7, 5000])  # both scatter paths (few and many rows)
-def test_host_levels_match_scipy(n, dtype):
-    """The host basis, written directly in the requested dtype, matches scipy."""
+@pytest.mark.parametrize("n", [7, 5000])
+def test_host_dense_levels_match_scipy(n, dtype):
+    """The host's dense rows, written directly in the requested dtype."""
     t = np.r_[[0.0] * 4, 0.1, 0.3, 0.3, 0.7, [1.0] * 4]
     rng = np.random.default_rng(1)
     x = rng.uniform(-0.05, 1.05, n)
     x[:3] = [np.nan, 0.0, 1.0]
-    host = _host.HostBasis(t, 3)
-    levels = host.levels(x, (0, 1, 2, 3, 4), dtype=dtype)
+    host = _scipy_host.HostBasis(t, 3)
+    levels = host.dense(x, ORDERS[:5], dtype=dtype)
     for nu, got in enumerate(levels):
         assert got.dtype == dtype and got.shape == (n, 8)
         assert_close(got, scipy_basis(x, t, 3, nu), dtype=dtype)
 
 
-def _route_cases():
-    rng = np.random.default_rng(11)
-    for k in range(10):
-        yield f"uniform-k{k}", bc.uniform_knots(0.0, 1.0, 12, k), k
-        inner = np.r_[0.2, [0.5] * max(k, 1), 0.7]
-        yield f"repeated-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k
-        yield f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 8)), k
-    for k in (1, 3, 5):
-        # Wider bases: large raising-coefficient matrices, and the route
-        # rule's other branch.
-        yield f"wide-k{k}", bc.uniform_knots(0.0, 1.0, 100, k), k
-
-
-@pytest.mark.parametrize("extrapolate", EXTRAPOLATE)
-@pytest.mark.parametrize("name,t,k", list(_route_cases()), ids=lambda v: str(v))
-def test_host_small_route_equals_banded_route_bit_for_bit(name, t, k, extrapolate):
-    """Small outputs take ``_levels_small`` (scipy's compiled evaluation with
-    identity coefficients, dense raising); the values must be the banded
-    route's exactly, so that a result never depends on how many points came
-    with it. Degrees 8 and 9 also pin numpy's strided ``np.negative``
-    bug, which made the raising step wrong at p = 8."""
-    rng = np.random.default_rng(k)
-    x = rng.uniform(t[0] - 0.3, t[-1] + 0.3, 40)
-    x[:6] = [np.nan, np.inf, -np.inf, t[k], t[-k - 1], t[k + 1]]
-    host = _host.HostBasis(t, k, extrapolate)
-    nus = tuple(range(k + 3))
-    assert host._small_route(x.size)
-    for dtype in (np.float64, np.float32):
-        small = host.levels(x, nus, dtype=dtype)
-        with banded_route_only():
-            banded = host.levels(x, nus, dtype=dtype)
-        for nu, (a, b) in enumerate(zip(small, banded, strict=True)):
-            assert a.dtype == dtype
-            np.testing.assert_array_equal(a, b, err_msg=f"nu={nu}")
-    # Up to nu = k + 1 only: scipy 1.15 corrupts memory past that.
-    for nu, got in enumerate(host.levels(x, nus[:-1])):
-        assert_close(got, scipy_basis(x, t, k, nu, extrapolate), dtype=np.float64)
+ORDERS = tuple((nu,) for nu in range(12))
 
 
 @pytest.mark.parametrize("k", [8, 9])
-@pytest.mark.parametrize("n", [20, 3000])  # small route, banded route
-def test_host_high_degree_derivatives_match_scipy(k, n):
-    """numpy's ``np.negative`` (2.3.5, 2.4.6) with a 64-byte input stride and a strided
-    ``out`` writes wrong values; the raising step hit it at p = 8 (degree 8
-    and 9 derivatives 94% off). Checked against scipy on both routes."""
+def test_host_high_degree_derivatives_match_scipy(k):
+    """numpy's ``np.negative`` (2.3.5, 2.4.6) with a 64-byte input stride
+    and a strided ``out`` writes wrong values; the raising step hit it at
+    p = 8 (degree 8 and 9 derivatives 94% off)."""
     t = bc.uniform_knots(0.0, 1.0, 20, k)
-    x = np.linspace(0.01, 0.99, n)
-    host = _host.HostBasis(t, k)
-    assert host._small_route(n) == (n == 20)
-    levels = host.levels(x, tuple(range(k + 2)))
-    for nu, got in enumerate(levels):
+    x = np.linspace(0.01, 0.99, 300)
+    for nu, got in enumerate(_scipy_host.HostBasis(t, k).dense(x, ORDERS[: k + 2])):
         assert_close(got, scipy_basis(x, t, k, nu), dtype=np.float64)
 
 
-def test_host_small_route_falls_back(monkeypatch):
-    """Without scipy's private evaluation, or when extrapolating so far out
-    that the basis overflows (identity coefficients would turn 0 * inf into
-    NaN off the band), the banded route answers, with its values."""
-    t = bc.uniform_knots(0.0, 1.0, 10, 7)
-    x = np.array([0.3, 1e60, -1e60, 0.7])
-    host = _host.HostBasis(t, 7, True)
-    x_eval, bad, past = _host._prepare_x(x, host._lo, host._hi, True, np.float64)
-    assert past is None
-    assert host._levels_small(x_eval, bad, (0, 1), np.float64) is None
-    assert host._small_route(x.size)
-    got = host.levels(x, (0, 1))
-    with banded_route_only():
-        expected = host.levels(x, (0, 1))
-    for a, b in zip(got, expected, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert np.isinf(got[0][1]).any()  # the overflow reached the output
-    monkeypatch.setattr(_host, "_dierckx_evaluate_spline", None)
-    assert not host._small_route(2)
-    for a, b in zip(host.levels(x[[0, 3]], (0, 1)), expected, strict=True):
-        np.testing.assert_array_equal(a, b[[0, 3]])
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_host_banded_matches_dense_levels(dtype):
-    """The banded rows ``bspline`` ships equal the dense levels, NaN rows too."""
+def test_host_band_matches_dense_levels(dtype):
+    """The band the host ships equals its dense rows, NaN rows too."""
     t = np.r_[[0.0] * 4, 0.1, 0.3, 0.3, 0.7, [1.0] * 4]
     rng = np.random.default_rng(2)
     x = rng.uniform(-0.05, 1.05, 300)
     x[:4] = [np.nan, 0.0, 1.0, np.inf]
-    host = _host.HostBasis(t, 3)
-    nus = (0, 1, 2, 3, 4)
-    packed = host.banded(x, nus, dtype=dtype)
-    assert packed.dtype == dtype and packed.shape == (300, len(nus) * 4 + 1)
+    host = _scipy_host.HostBasis(t, 3)
+    orders = ORDERS[:5]
+    (packed,) = host.band(x, orders, dtype=dtype)
+    assert packed.dtype == dtype and packed.shape == (300, len(orders) * 4 + 1)
     first = packed[:, -1]
     bad = ~((x >= 0) & (x <= 1))
     assert np.isnan(packed[bad]).all() and np.isfinite(packed[~bad]).all()
-    for i, dense in enumerate(host.levels(x, nus, dtype=dtype)):
+    for i, dense in enumerate(host.dense(x, orders, dtype=dtype)):
         rebuilt = np.zeros_like(dense)
         rows = np.flatnonzero(~bad)
         cols = first[rows].astype(int)[:, None] + np.arange(4)
         rebuilt[rows[:, None], cols] = packed[rows, i * 4 : (i + 1) * 4]
         np.testing.assert_array_equal(rebuilt[~bad], dense[~bad])
-    assert host.banded(x[:0], nus).shape == (0, len(nus) * 4 + 1)
+    assert host.band(x[:0], orders)[0].shape == (0, len(orders) * 4 + 1)
 
 
 def test_bspline_ships_banded_rows_not_dense_ones():

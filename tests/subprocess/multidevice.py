@@ -17,12 +17,12 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 import bspline_callback as bc
-from bspline_callback import _bridge
+from bspline_callback import _transport
 
 assert jax.device_count() == 4, jax.devices()
 # Several CPU devices: the package keeps pure_callback (an unannotated
 # buffer_callback would run on every device for the sharded jit below).
-assert not _bridge._buffer_path()
+assert not _transport._buffer_path()
 dtype = jnp.result_type(float)
 tol = 1e-12 if dtype == jnp.float64 else 2e-6
 

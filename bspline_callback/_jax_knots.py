@@ -1,27 +1,14 @@
-"""``backend="jax"``: the B-spline basis in pure ``jax.numpy``, no host.
+"""The knots as the jax backend reads them, prepared once per knot vector.
 
-The same ladder as the callback path (``_bridge._levels``: the derivative of
-level ``nu`` is level ``nu + 1`` times ``x_dot``), with the levels computed
-by XLA instead of scipy:
-
-1. span search: ``i`` with ``t[i] <= x < t[i + 1]``, clipped to the first
-   and last non-empty spans of the base interval (scipy's rule; the clip
-   also picks the end spans for extrapolation);
-2. de Boor's triangular recurrence (scipy's ``_deBoor_D``, de Boor's
-   BSPLVB) for the ``p + 1`` non-zero B-splines of every degree
-   ``p = 0 .. k`` at that span;
-3. level ``nu``: the degree ``k - nu`` values raised ``nu`` times with the
-   derivative recurrence, as on the host (``_host._raise_derivative``).
-
-Every point is carried as its span ``i`` and its offset ``u = x - t[i]``
-from that span's left knot, and every knot the recurrence needs as its
-offset ``t[i + d] - t[i]``, computed from the float64 knots: float32 points
-keep their accuracy when the knots are far from zero compared with their
-spacing. The offsets and the reciprocals of the knot differences are
+Every point is carried as its span ``i`` and its offset ``u = x - t[i]``,
+and every knot the recurrence needs as its offset ``t[i + d] - t[i]``,
+computed from the float64 knots: float32 points keep their accuracy when
+the knots are far from zero compared with their spacing, and every compare
+of a point with a knot is exact (a float64 knot is split into two floats of
+x's dtype). The offsets and the reciprocals of the knot differences are
 per-span constants (``knot_table``): one gathered row per point feeds the
 whole recurrence, which is then products and sums only, the form XLA's CPU
-backend fuses into few passes (docs/design.md). The loops are over the
-degree only, never over points or columns.
+backend fuses into few passes (docs/design.md).
 """
 
 from __future__ import annotations
@@ -33,12 +20,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._band import expand_band
+__all__ = [
+    "KnotArrays",
+    "NativeKnots",
+    "at_or_above",
+    "at_or_below",
+    "span",
+    "take_clipped",
+    "traced_knots",
+]
 
-__all__ = ["KnotArrays", "NativeKnots", "native_levels", "take_clipped", "traced_knots"]
 
-
-def _at_or_below(t, t_lo, x):
+def at_or_below(t, t_lo, x):
     """``t <= x`` exactly for the knot ``t + t_lo`` (a float64 value split
     into two floats of x's dtype; ``t_lo`` None when ``t`` is exact)."""
     if t_lo is None:
@@ -46,7 +39,7 @@ def _at_or_below(t, t_lo, x):
     return (t < x) | ((t == x) & (t_lo <= 0))
 
 
-def _at_or_above(t, t_lo, x):
+def at_or_above(t, t_lo, x):
     """``t >= x`` exactly (see ``_at_or_below``)."""
     if t_lo is None:
         return t >= x
@@ -276,7 +269,7 @@ class SpanBins:
         count = i
         for s in range(1, self.steps + 1):
             knot_lo = None if t_lo is None else take_clipped(t_lo, i + s)
-            below = _at_or_below(take_clipped(t, i + s), knot_lo, x)
+            below = at_or_below(take_clipped(t, i + s), knot_lo, x)
             count = count + below.astype(jnp.int32)
         return count
 
@@ -289,13 +282,13 @@ def _binary_search(x, t, t_lo):
     for _ in range(int(np.ceil(np.log2(t.shape[0] + 1)))):
         mid = (lo + hi) // 2
         knot_lo = None if t_lo is None else take_clipped(t_lo, mid)
-        below = _at_or_below(take_clipped(t, mid), knot_lo, x) & (mid < hi)
+        below = at_or_below(take_clipped(t, mid), knot_lo, x) & (mid < hi)
         lo = jnp.where(below, mid + 1, lo)
         hi = jnp.where(below, hi, mid)
     return lo - 1
 
 
-def _span(x, kn: KnotArrays):
+def span(x, kn: KnotArrays):
     """Index ``i`` of the knot span for each ``x`` (int32, ``x``'s shape),
     every compare exact (``_at_or_below``)."""
     t, t_lo = kn.s, kn.s_lo
@@ -312,7 +305,7 @@ def _span(x, kn: KnotArrays):
         i = jnp.full(x.shape, start, jnp.int32)
         for j in inner:
             tj_lo = None if t_lo is None else t_lo[j]
-            i = i + _at_or_below(t[j], tj_lo, x).astype(jnp.int32)
+            i = i + at_or_below(t[j], tj_lo, x).astype(jnp.int32)
     else:
         i = _binary_search(x, t, t_lo)
     return jnp.clip(i, kn.lo_span, kn.hi_span)
@@ -337,177 +330,8 @@ def take_clipped(table, idx):
     return table.at[idx].get(mode="clip", out_sharding=out)
 
 
-class _Row:
-    """The knot-table row of each point's span (see ``knot_table``)."""
-
-    def __init__(self, table, i, k):
-        self.rows = take_clipped(table, i)  # (*x.shape, n_columns)
-        self.i, self.k = i, k
-        # Row indices are exact in the float column below 2**mantissa.
-        self.exact = table.shape[0] < 2 ** jnp.finfo(table.dtype).nmant
-
-    def rel(self, d):
-        """``t[i + d] - t[i]``, ``d = -k + 1 .. k``."""
-        return self.rows[..., d + self.k - 1]
-
-    def first(self):
-        """``i - k`` (int32): read back from the gathered row, because XLA
-        would otherwise recompute the span search inside every consumer."""
-        if not self.exact:  # pragma: no cover - over 8M knots in float32
-            return self.i - self.k
-        return self.rows[..., -3].astype(jnp.int32)
-
-    def inv(self, j, m):
-        """``1 / (t[i + m] - t[i + m - j])`` (0 on an empty span)."""
-        return self.rows[..., 2 * self.k + j * (j - 1) // 2 + m - 1]
-
-    def offset(self, x):
-        """``x - t[i]``, from the knot's float64 value."""
-        return (x - self.rows[..., -2]) - self.rows[..., -1]
-
-
-def _de_boor(u, row, p_max):
-    """Non-zero B-splines of every degree at each point's span.
-
-    scipy's ``_deBoor_D`` (de Boor's BSPLVB), with ``t[i + d] - x`` written
-    as ``rel(d) - u`` and its divisions read from the table as reciprocals.
-    Returns a list, entry ``p`` (``0 .. p_max``) a list of ``p + 1`` arrays:
-    the values of ``B_{i-p, p} .. B_{i, p}``.
-    """
-    h = [jnp.ones_like(u)]
-    out = [h]
-    for j in range(1, p_max + 1):
-        prev, h = h, [None] * (j + 1)
-        acc = jnp.zeros_like(u)
-        for m in range(1, j + 1):
-            w = prev[m - 1] * row.inv(j, m)
-            h[m - 1] = acc + w * (row.rel(m) - u)
-            acc = w * (u - row.rel(m - j))
-        h[j] = acc
-        out.append(h)
-    return out
-
-
-def _raise(vals, row, p_from, p_to):
-    """Differentiate ``p_to - p_from`` times by raising the degree:
-    ``d/dx B_{m,p} = a_m B_{m,p-1} - a_{m+1} B_{m+1,p-1}``, ``a_m = p /
-    (t[m+p] - t[m])``."""
-    for p in range(p_from + 1, p_to + 1):
-        g = [p * row.inv(p, q + 1) * vals[q] for q in range(p)]
-        vals = [-g[0]] + [g[q - 1] - g[q] for q in range(1, p)] + [g[p - 1]]
-    return vals
-
-
 def _bad_knots(t, k, n):
     """Scalar: traced ``t`` is unusable (not finite, decreasing, an empty
     base interval, or a basis function with empty support)."""
     ok = jnp.all(jnp.isfinite(t)) & jnp.all(jnp.diff(t) >= 0) & (t[k] < t[n])
     return ~(ok & jnp.all(t[k + 1 :] > t[: -k - 1]))
-
-
-def _locate(x, kn: KnotArrays, k, extrapolate):
-    """Each point as ``(i, u, bad, outside)``: span, offset ``x - t[i]``,
-    NaN rows, and for ``"linear"``/``"constant"`` the distance past the
-    nearer end (0 inside)."""
-    (lo_hi, lo_lo), (hi_hi, hi_lo) = kn.ends
-    # A point equal to an end's rounding to x's dtype is that end.
-    lo_end, hi_end = x == lo_hi, x == hi_hi
-    outside = None
-    if extrapolate == "periodic":
-        # The offset from the float64 t[k] (the barrier stops XLA from
-        # folding the two subtractions and rounding the correction away).
-        offset = jax.lax.optimization_barrier(x - lo_hi) - lo_lo
-        z = jnp.mod(jnp.where(lo_end | hi_end, 0, offset), kn.period)
-        bad = ~jnp.isfinite(z)
-        force_lo = force_hi = None
-    else:
-        z = x
-        below = ~(_at_or_below(lo_hi, lo_lo, x) | lo_end | jnp.isnan(x))
-        above = ~(_at_or_above(hi_hi, hi_lo, x) | hi_end | jnp.isnan(x))
-        if extrapolate is False:
-            bad = below | above | jnp.isnan(x)
-        else:
-            bad = ~jnp.isfinite(x)
-        force_lo, force_hi = lo_end | bad, hi_end
-        if extrapolate in ("linear", "constant"):
-            force_lo, force_hi = force_lo | below, force_hi | above
-            d_lo = (x - lo_hi) - lo_lo
-            d_hi = (x - hi_hi) - hi_lo
-            past = (below | above) & ~bad
-            outside = (jnp.where(below, d_lo, d_hi), past)
-    bad = bad | kn.bad
-    z_safe = jnp.where(bad, kn.s[k], z)  # keeps the recurrence finite
-    i = _span(z_safe, kn)
-    if force_lo is not None:
-        i = jnp.where(force_lo, kn.lo_span, jnp.where(force_hi, kn.hi_span, i))
-    return z_safe, i, bad, force_lo, force_hi, outside
-
-
-def native_levels(x, kn: KnotArrays, *, k, nus, extrapolate, banded):
-    """Levels ``nus`` of the basis at ``x`` in pure JAX (see the module doc).
-
-    Parameters
-    ----------
-    x : jax.Array, any shape, float32 or float64
-    kn : KnotArrays
-        The knots in x's dtype (``NativeKnots.arrays`` or ``traced_knots``).
-    k : int
-    nus : tuple of int
-    extrapolate : False, True, "periodic", "linear" or "constant"
-    banded : bool
-
-    Returns
-    -------
-    (levels, aux)
-        As ``_bridge._levels``: ``banded`` gives per level a tuple of
-        ``k + 1`` arrays of ``x``'s shape and ``aux = (first,)`` (float,
-        NaN on NaN rows); otherwise dense ``(*x.shape, n_basis)`` levels and
-        ``aux = ()``.
-    """
-    n = kn.s.shape[0] - k - 1
-    z, i, bad, force_lo, force_hi, outside = _locate(x, kn, k, extrapolate)
-    row = _Row(jnp.asarray(kn.table, x.dtype), i, k)
-    u = row.offset(z)
-    if force_lo is not None:
-        # The end rule: u exactly 0 at t[k] (t[lo_span] == t[k]), and
-        # t[n] - t[hi_span] at t[n].
-        u = jnp.where(force_lo, 0, jnp.where(force_hi, kn.hi_u, u))
-    need = set(nus)
-    if extrapolate == "linear" and 0 in need:
-        need.add(1)
-    by_degree = _de_boor(u, row, max(k - min(need), 0))
-    computed = {}
-    for nu in sorted(need):
-        if nu > k:
-            computed[nu] = [jnp.zeros_like(x)] * (k + 1)
-        else:
-            computed[nu] = _raise(by_degree[k - nu], row, k - nu, k)
-    levels = [_continue(computed, nu, extrapolate, outside) for nu in nus]
-    first = row.first()
-    if banded:
-        # A select, not a product with a NaN mask: XLA's CPU backend folds
-        # products into a consumer's reduction and stops at a select.
-        out = tuple(tuple(jnp.where(bad, jnp.nan, v) for v in lv) for lv in levels)
-        return out, (jnp.where(bad, jnp.nan, first.astype(x.dtype)),)
-    # Stacked, the band is computed in one pass that the dense expansion
-    # reads; the NaN rows are a division (XLA keeps it in that pass, where
-    # it would fuse a select into the expansion and recompute the band).
-    nan = jnp.where(bad, jnp.nan, 1).astype(x.dtype)
-    band = jnp.stack([jnp.stack(v) for v in levels]) / nan
-    return tuple(expand_band(b, first, bad, n) for b in band), ()
-
-
-def _continue(computed, nu, extrapolate, outside):
-    """Level ``nu`` with ``"linear"``/``"constant"`` past the ends: the
-    Taylor polynomial of degree 1 or 0 at the nearer end (its own
-    derivatives are the next levels: slope, then 0)."""
-    vals = computed[nu]
-    if outside is None:
-        return vals
-    delta, past = outside
-    if extrapolate == "linear" and nu == 0:
-        delta = jnp.where(past, delta, 0)
-        return [v + delta * d for v, d in zip(vals, computed[1], strict=True)]
-    if (extrapolate == "linear" and nu >= 2) or (extrapolate == "constant" and nu >= 1):
-        return [jnp.where(past, 0, v) for v in vals]
-    return vals
