@@ -1,4 +1,4 @@
-"""Dense basis rows from banded ones, with a derivative rule that stays banded.
+"""Dense basis rows from the band, with a derivative rule that stays on the band.
 
 A B-spline basis row has ``k + 1`` consecutive non-zeros: the values
 ``vals[j]`` in column ``first + j``. The dense row is written by one select
@@ -27,7 +27,7 @@ __all__ = ["dense_from_band", "expand_band"]
 
 
 def expand_band(band, first, bad, n_basis):
-    """Dense rows ``(*first.shape, n_basis)`` from banded ones.
+    """Dense rows ``(*first.shape, n_basis)`` from the band.
 
     ``band`` ``(width, *first.shape)`` (an array or a sequence of arrays)
     holds each row's values for columns ``first .. first + width - 1``
@@ -44,7 +44,7 @@ def expand_band(band, first, bad, n_basis):
 
 
 def dense_from_band(vals, first, n_basis):
-    """Dense rows from a banded level, differentiable along the band.
+    """Dense rows from the band of a level, differentiable along the band.
 
     Parameters
     ----------

@@ -47,7 +47,7 @@ _KNOT_GRAD_ERROR = (
 
 def fetch_band(backend: str, traced: bool, size: Any) -> bool:
     """Whether a dense level is the band expanded in XLA (whose derivatives
-    stay banded: ``_band.dense_from_band``) rather than dense host rows.
+    stay on the band: ``_band.dense_from_band``) rather than dense host rows.
 
     The jax backend always expands the band. The callback backend writes
     dense rows on the host for concrete points (embedded as a constant) and

@@ -12,15 +12,9 @@ computed by XLA instead of scipy:
 3. level ``nu``: the degree ``k - nu`` values raised ``nu`` times with the
    derivative recurrence, as on the host (``_scipy_host``).
 
-Every point is carried as its span ``i`` and its offset ``u = x - t[i]``
-from that span's left knot, and every knot the recurrence needs as its
-offset ``t[i + d] - t[i]``, computed from the float64 knots: float32 points
-keep their accuracy when the knots are far from zero compared with their
-spacing. The offsets and the reciprocals of the knot differences are
-per-span constants (``knot_table``): one gathered row per point feeds the
-whole recurrence, which is then products and sums only, the form XLA's CPU
-backend fuses into few passes (docs/design.md). The loops are over the
-degree only, never over points or columns.
+The knots are read as ``_jax_knots`` prepares them (offsets from each
+span's left knot, from the float64 knots). The loops are over the degree
+only, never over points or columns.
 """
 
 from __future__ import annotations
@@ -31,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from ._jax_knots import (
+    ConcreteKnots,
     KnotArrays,
-    NativeKnots,
     at_or_above,
     at_or_below,
     span,
@@ -177,7 +171,7 @@ def band_source(knots, k, extrapolate, name, op_grad_error) -> JaxLevels:
     over, prepared once) or an int, the number of traced knots (then the
     knots are the source's operand)."""
     periodic = extrapolate == "periodic"
-    concrete = None if isinstance(knots, int) else NativeKnots(knots, k, periodic)
+    concrete = None if isinstance(knots, int) else ConcreteKnots(knots, k, periodic)
 
     # jit: one compiled computation per shape when called eagerly; inlined
     # under an outer jit.

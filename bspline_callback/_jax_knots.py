@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = [
     "KnotArrays",
-    "NativeKnots",
+    "ConcreteKnots",
     "at_or_above",
     "at_or_below",
     "span",
@@ -92,7 +92,7 @@ def knot_table(t, k, xp=jnp):
 
 @dataclasses.dataclass(frozen=True)
 class KnotArrays:
-    """What ``native_levels`` reads of the knots, in x's dtype.
+    """What ``_jax_backend.band_levels`` reads of the knots, in x's dtype.
 
     ``s``/``s_lo`` are the knots the points are searched among (the knots,
     or for periodic wrapping their offsets from ``t[k]``), split as in
@@ -115,8 +115,8 @@ class KnotArrays:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class NativeKnots:
-    """Concrete float64 knots, prepared once for ``native_levels``.
+class ConcreteKnots:
+    """Concrete float64 knots, prepared once for ``_jax_backend.band_levels``.
 
     Everything here depends on the knots only; ``arrays(dtype)`` rounds it
     to x's dtype at trace time (cached, so the constants are built once).

@@ -186,20 +186,6 @@ class HostBasis:
             vals[rows] = 0.0
         return vals, first
 
-    def compact(self, x, nu=0, dtype=np.float64):
-        """``(vals (n, k + 1), first (n,), bad (n,))`` of level ``nu`` at
-        float64 ``x`` that had ``dtype`` in JAX; bad rows are NaN."""
-        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-        x_eval, bad, past = prepare_points(
-            x, self._lo, self._hi, self.extrapolate, dtype
-        )
-        vals, first = self._continued(x_eval, past, nu)
-        if bad is None:
-            return vals, first, np.zeros(x.shape, bool)
-        vals = np.array(vals, dtype=np.float64)
-        vals[bad] = np.nan
-        return vals, first, bad
-
     def band(self, x, orders, *, dtype=np.float64):
         """Levels ``orders`` (1-tuples) packed in one ``(n, len(orders) * (k
         + 1) + 1)`` array of ``dtype``: each level's band, then the first

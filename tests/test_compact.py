@@ -110,3 +110,27 @@ def test_compact_validation_names_the_function():
         bc.design_matrix_compact([0.5], [0.0, 1.0], 3)
     with pytest.raises(TypeError, match="design_matrix_compact"):
         bc.design_matrix_compact([0.5], T, 3, nu=1.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_basis_object_methods(backend):
+    """``BSplineBasis`` carries the band and the spline too, equal to the
+    free functions (which delegate to a cached instance) and to scipy."""
+    basis = bc.BSplineBasis(T, K, backend=backend)
+    xj, x64 = as_jax_points(X[:8])
+    c = np.random.default_rng(3).normal(size=(N_BASIS, 2))
+    for nu in (0, 1):
+        values, first = jax.jit(lambda x, nu=nu: basis.compact(x, nu))(xj)
+        v2, f2 = bc.design_matrix_compact(xj, T, K, nu=nu, backend=backend)
+        np.testing.assert_array_equal(np.asarray(first), np.asarray(f2))
+        assert_close(values, v2)
+        assert_close(
+            dense_from_compact(values, first, N_BASIS), scipy_basis(x64, T, K, nu)
+        )
+        spline = jax.jit(lambda x, nu=nu: basis.spline(x, c, nu))(xj)
+        assert_close(spline, scipy_basis(x64, T, K, nu) @ c)
+        assert_close(spline, bc.bspline(xj, T, c, K, nu=nu, backend=backend))
+    with pytest.raises(ValueError, match=r"BSplineBasis.spline: `c` must have shape"):
+        basis.spline(xj, np.ones(3))
+    with pytest.raises(TypeError, match=r"BSplineBasis.compact: `nu` must be an int"):
+        basis.compact(xj, 0.5)

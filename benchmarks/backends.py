@@ -1,24 +1,18 @@
-"""``backend="jax"`` against the callback backend and interpax, cubic.
+"""Which backend, and how does it compare with interpax? Cubic, n = 1e4.
 
-Medians of interleaved repeats (``basis.bench``), ratios from the same run:
+Medians of interleaved repeats, ratios from the same run:
 
 - value_and_grad of ``sum(design_matrix(x) @ w)`` in x, jitted, for the jax
   and callback backends, the same spline through ``bspline(x, t, w, k,
-  backend="jax")`` (the compact form: k + 1 values and a gather of w per
-  point, no dense basis), and interpax's closest equivalent
-  (``interp1d(x, xp, w, method="cubic2")``, a natural cubic spline through
-  n_basis values) where installed; bsplx needs Python >= 3.12;
-- ``bspline`` with the jax backend (the banded form: a gather of ``c``)
-  against the dense product ``design_matrix(x) @ c`` at 200 basis
-  functions: the value, value_and_grad in x, and in x and c.
+  backend="jax")`` (the band: k + 1 values and a gather of w per point, no
+  dense basis), and interpax's closest equivalent (``interp1d(x, xp, w,
+  method="cubic2")``, a natural cubic spline through n_basis values) where
+  it is installed;
+- ``bspline`` (jax backend) against the dense product ``design_matrix(x) @
+  c`` at 200 basis functions: the value, value_and_grad in x, and in x and c.
 
-- the jax backend's dense basis expanded from the band (its gradient a
-  windowed gather of the cotangent) against dense levels computed
-  directly (its gradient reading a dense derivative level), value_and_grad
-  and a Hessian-vector product.
-
-Run: ``python benchmarks/native.py [--quick | --n N]`` (n = 1e4 points;
---quick uses 1e3, --n any other count, e.g. 1e6 on a GPU).
+Run: ``python benchmarks/backends.py [--quick | --n N]`` (--quick: 1e3
+points; --n any other count, e.g. 1e6 on a GPU).
 """
 
 import argparse
@@ -26,9 +20,14 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from basis import bench, fetched, interpax, machine_line, timed_jit
+from _common import bench, machine_line, timed_jit
 
 import bspline_callback as bc
+
+try:
+    import interpax
+except ImportError:  # optional peer, for comparison only
+    interpax = None
 
 
 def timed_vg(loss, *args, argnums=0):
@@ -112,52 +111,6 @@ def compact_table(n, nb=200):
         print(f"| {label} | {b:.0f} | {d:.0f} | {d / b:.2f} |")
 
 
-def expand_table(n):
-    """The jax backend's dense basis through the band expansion (its
-    derivative rule banded: ``_band.dense_from_band``) against dense levels
-    computed directly (``native_levels(..., banded=False)``: the ladder's
-    tangent a dense derivative level), value_and_grad and a Hessian-vector
-    product of ``sum(basis(x) @ w)``."""
-    k = 3
-    dtype = jnp.result_type(float)
-    rng = np.random.default_rng(4)
-    x = jnp.asarray(rng.uniform(0.0, 1.0, n), dtype)
-    print(
-        f"\njax backend, dense basis from the band against dense levels, "
-        f"n={n}, cubic, µs:\n"
-    )
-    print(
-        "| n_basis | dense levels vg | from band vg | dense levels hvp "
-        "| from band hvp | vg ratio | hvp ratio |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for nb in (10, 50, 200):
-        w = jnp.asarray(rng.normal(size=nb), dtype)
-        r = {key: v * 1e6 for key, v in bench(expand_fns(x, nb, k, w)).items()}
-        print(
-            f"| {nb} | {r['levels vg']:.0f} | {r['band vg']:.0f} "
-            f"| {r['levels hvp']:.0f} | {r['band hvp']:.0f} "
-            f"| {r['levels vg'] / r['band vg']:.2f} "
-            f"| {r['levels hvp'] / r['band hvp']:.2f} |",
-            flush=True,
-        )
-
-
-def expand_fns(x, nb, k, w):
-    t = bc.uniform_knots(0.0, 1.0, nb, k)
-    fns = {}
-    for name, band in (("levels", False), ("band", True)):
-
-        def loss(x, band=band):
-            return jnp.sum(fetched(x, t, k, band, backend="jax") @ w)
-
-        fns[f"{name} vg"] = timed_vg(loss, x)
-        fns[f"{name} hvp"] = timed_jit(
-            lambda x, loss=loss: jax.jvp(jax.grad(loss), (x,), (jnp.ones_like(x),)), x
-        )
-    return fns
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 1e3")
@@ -169,7 +122,6 @@ def main():
     print(machine_line() + "\n")
     vg_table(n, [10, 50, 200])
     compact_table(n)
-    expand_table(n)
 
 
 if __name__ == "__main__":
