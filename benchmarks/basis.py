@@ -71,7 +71,8 @@ def main():
             r = {k: v * 1e6 for k, v in bench(case(n, nb)).items()}
             print(
                 f"| {n} | {nb} | {r['host']:.0f}, {r['host2']:.0f} "
-                f"| {r['floor']:.0f}, {r['floor2']:.0f} | {r['jit']:.0f} | {r['vg']:.0f} "
+                f"| {r['floor']:.0f}, {r['floor2']:.0f} | {r['jit']:.0f} "
+                f"| {r['vg']:.0f} "
                 f"| {r['jit'] / (r['floor'] + r['host']):.2f} "
                 f"| {r['vg'] / (r['floor2'] + r['host2']):.2f} |",
                 flush=True,
