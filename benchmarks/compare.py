@@ -42,9 +42,9 @@ def export(rev, into):
     subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
 
 
-def probe(tree, quick):
+def probe(tree, quick, only):
     env = dict(os.environ, PYTHONPATH=tree)
-    cmd = [sys.executable, os.path.join(HERE, "probe.py")]
+    cmd = [sys.executable, os.path.join(HERE, "probe.py"), "--only", only]
     cmd += ["--examples", os.path.join(tree, "examples")] + (
         ["--quick"] if quick else []
     )
@@ -78,6 +78,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--examples", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="only the probe's calls with this")
     args = parser.parse_args()
     results = {"before": {}, "after": {}}
     with tempfile.TemporaryDirectory() as before:
@@ -85,7 +86,7 @@ def main():
         trees = {"before": before, "after": ROOT}
         for _ in range(args.rounds):
             for label, tree in trees.items():
-                for key, value in probe(tree, args.quick).items():
+                for key, value in probe(tree, args.quick, args.only).items():
                     results[label].setdefault(key, []).append(value)
                 if args.examples:
                     for name in EXAMPLES:

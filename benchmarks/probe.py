@@ -75,8 +75,10 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--examples", default=os.path.join(here, "..", "examples"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="only the calls whose name has this")
     args = parser.parse_args()
     fns = {**basis_calls(args.quick), **curve_gradient(args.examples)}
+    fns = {k: f for k, f in fns.items() if args.only in k}
     times = bench(fns, repeats=5 if args.quick else 7)
     # Per gradient in the loop.
     times = {k: v / 100 if "loop" in k else v for k, v in times.items()}

@@ -2,7 +2,8 @@
 
 The callback backend's one fetch rule (``_basis.fetch_band``: dense rows up
 to ``DENSE_FETCH_MAX`` points x functions, the band expanded in XLA above)
-is a measurement: this script times, side by side, jitted ``design_matrix``
+is a measurement, and so is the host's way of writing dense rows
+(``_scipy_dense``): this script times, side by side, jitted ``design_matrix``
 (value) and ``value_and_grad`` of ``sum(design_matrix(x) @ w)`` with the
 rule forced each way, over sizes around any crossover, and the
 curve-alignment model's gradient in a jitted loop (160 points, 16
@@ -27,18 +28,30 @@ from bspline_callback import _basis
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import curve_alignment as ca  # noqa: E402
 
-SIZES = [(10, 10), (10, 50), (10, 200), (100, 10), (100, 50), (300, 10), (1000, 10)]
+SIZES = [
+    (10, 10),
+    (10, 50),
+    (10, 200),
+    (100, 10),
+    (100, 50),
+    (100, 200),
+    (300, 50),
+    (1000, 10),
+    (1000, 50),
+    (3000, 10),
+]
 
 
 @contextlib.contextmanager
 def fetch(route):
     """Trace with every traced dense level fetched as ``route``."""
-    saved = _basis.DENSE_FETCH_MAX
-    _basis.DENSE_FETCH_MAX = 10**12 if route == "dense" else 0
+    saved = _basis.DENSE_FETCH_MAX, _basis.DENSE_FETCH_MAX_BASIS
+    big = 10**12 if route == "dense" else 0
+    _basis.DENSE_FETCH_MAX = _basis.DENSE_FETCH_MAX_BASIS = big
     try:
         yield
     finally:
-        _basis.DENSE_FETCH_MAX = saved
+        _basis.DENSE_FETCH_MAX, _basis.DENSE_FETCH_MAX_BASIS = saved
 
 
 def traced(fn, route):

@@ -33,9 +33,11 @@ from ._points import prepare, safe_points
 
 __all__ = ["BSplineBasis", "fetch_band", "for_knots"]
 
-#: Traced dense levels of up to this many entries (points x basis functions)
-#: come from the host as dense rows; larger ones as the band (docs/design.md).
-DENSE_FETCH_MAX = 0
+#: Traced dense levels of bases of up to ``DENSE_FETCH_MAX_BASIS`` functions
+#: and up to ``DENSE_FETCH_MAX`` entries (points x functions) come from the
+#: host as dense rows; all others as the band (docs/performance.md).
+DENSE_FETCH_MAX = 16384
+DENSE_FETCH_MAX_BASIS = 64
 
 _KNOT_GRAD_ERROR = (
     "{func}: differentiating with respect to the knots `{t_name}` is not "
@@ -45,21 +47,22 @@ _KNOT_GRAD_ERROR = (
 )
 
 
-def fetch_band(backend: str, traced: bool, size: Any) -> bool:
+def fetch_band(backend: str, traced: bool, n_points: Any, n_basis: int) -> bool:
     """Whether a dense level is the band expanded in XLA (whose derivatives
     stay on the band: ``_band.dense_from_band``) rather than dense host rows.
 
     The jax backend always expands the band. The callback backend writes
     dense rows on the host for concrete points (embedded as a constant) and
-    for small traced outputs, and ships the band otherwise. ``size``: points
-    times basis functions (symbolic under ``jax.export``: the band, whose
-    host call then refuses the symbolic shape clearly).
+    for small traced outputs of narrow bases, and ships the band otherwise.
+    ``n_points`` may be symbolic under ``jax.export``: the band, whose host
+    call then refuses the symbolic shape clearly.
     """
     if backend == "jax":
         return True
     if not traced:
         return False
-    return not (isinstance(size, int) and size <= DENSE_FETCH_MAX)
+    small = isinstance(n_points, int) and n_points * n_basis <= DENSE_FETCH_MAX
+    return not (small and n_basis <= DENSE_FETCH_MAX_BASIS)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -78,7 +81,7 @@ class _Levels:
     def dense_level(self, func: str, x: Any, nu: int) -> jax.Array:
         x, out_dtype = prepare(func, x, self.ends, self.extrapolate, bool(self.ops))
         traced = is_traced(x, self.ops)
-        if fetch_band(self.backend, traced, _size(x) * self.n_basis):
+        if fetch_band(self.backend, traced, _size(x), self.n_basis):
             out = dense_from_band(*self._band(x, nu), self.n_basis)
         else:
             out, _ = evaluate(self.dense, x, (nu,), self.ops)

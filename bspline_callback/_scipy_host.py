@@ -8,8 +8,8 @@ host call aborts the whole traced computation (a NUTS run, say).
 Per row, scipy's design-matrix routine gives the ``k + 1`` non-zero
 B-splines (the *band*: values and the column of the first); derivative
 levels come from the degree ``k - nu`` band raised ``nu`` times with the
-derivative recurrence, vectorised over rows. Dense rows are the band
-written into zeros.
+derivative recurrence, vectorised over rows. Dense rows come from scipy's
+spline evaluation (``_scipy_dense``), or are the band written into zeros.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import functools
 
 import numpy as np
 from scipy.interpolate import BSpline
+
+from ._scipy_dense import DenseRows
 
 try:  # scipy >= 1.15: the compiled routine behind BSpline.design_matrix
     from scipy.interpolate._dierckx import data_matrix as _dierckx_data_matrix
@@ -54,18 +56,25 @@ def bad_knots(t, k):
     )
 
 
-def _slope_tables(t, k):
-    """Per degree ``p``, ``a_i = p / (t[i + p] - t[i])`` (0 on an empty
-    span) as a table whose row ``i`` holds ``a_i .. a_{i+p-1}``: the factors
-    one raising step needs for a row whose band starts at B-spline ``i``."""
-    tables = [np.zeros((0, 0))]
+def _slopes(t, k):
+    """Per degree ``p = 0 .. k``, the derivative recurrence's factors ``a_i =
+    p / (t[i + p] - t[i])`` (0 on an empty span; none for ``p = 0``)."""
+    out = [np.zeros(0)]
     for p in range(1, k + 1):
         span = t[p:] - t[:-p]
         with np.errstate(over="ignore"):
             a = np.divide(p, span, out=np.zeros_like(span), where=span != 0)
         # A gap so small that p / gap overflows: the largest finite value
         # keeps 0 * a at 0, as scipy's division by the gap does.
-        a = np.minimum(a, np.finfo(np.float64).max)
+        out.append(np.minimum(a, np.finfo(np.float64).max))
+    return tuple(out)
+
+
+def _slope_tables(slopes):
+    """Per degree, a table whose row ``i`` holds ``a_i .. a_{i+p-1}``: the
+    factors one raising step needs for a row whose band starts at ``i``."""
+    tables = [np.zeros((0, 0))]
+    for p, a in enumerate(slopes[1:], start=1):
         windows = np.arange(a.shape[0] - p + 1)[:, None] + np.arange(p)
         tables.append(a[windows])
     return tuple(tables)
@@ -144,21 +153,27 @@ class HostBasis:
     Everything that depends on the knots only is computed once here; the
     evaluation methods keep no state, so one instance serves concurrent
     callbacks. ``use_private``: scipy's private compiled ``data_matrix``
-    where it exists, else the public ``BSpline.design_matrix`` (tested equal).
+    where it exists, else the public ``BSpline.design_matrix`` (tested
+    equal). ``scipy_dense``: dense rows from scipy's spline evaluation where
+    it applies (``_scipy_dense``), else the band written into zeros (the
+    same values; tested).
     """
 
-    def __init__(self, t, k, extrapolate=False, *, use_private=True):
+    def __init__(self, t, k, extrapolate=False, *, use_private=True, scipy_dense=True):
         self.t = np.ascontiguousarray(t, dtype=np.float64)
         self.k = k
         self.n_basis = self.t.shape[0] - k - 1
         self.extrapolate = extrapolate
         self._lo, self._hi = self.t[k], self.t[self.n_basis]
-        self._tables = _slope_tables(self.t, k)
+        slopes = _slopes(self.t, k)
+        self._tables = _slope_tables(slopes)
         # B_{j, k-nu}(t[nu:-nu]) == B_{j+nu, k-nu}(t): the knots whose
         # degree k - nu band is raised to level nu.
         nt = self.t.shape[0]
         self._trimmed = tuple(self.t[nu : nt - nu] for nu in range(k + 1))
         self._use_private = use_private
+        rows = DenseRows(self.t, k, extrapolate, slopes, self._trimmed)
+        self._dense_rows = rows if scipy_dense and rows.applies() else None
 
     def _level(self, x_eval, nu):
         """Band of level ``nu`` at points mapped by :func:`prepare_points`."""
@@ -211,7 +226,8 @@ class HostBasis:
     def dense(self, x, orders, *, dtype=np.float64):
         """Levels ``orders`` (1-tuples) as dense ``(n, n_basis)`` rows of
         ``dtype``: ``BSpline(t, eye(n_basis), k, extrapolate)(x, nu)`` with
-        the NaN policy, the band written into zeros."""
+        the NaN policy; from scipy's spline evaluation where it applies
+        (``_scipy_dense``), else the band written into zeros."""
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         n_rows, n_basis = x.shape[0], self.n_basis
         if n_rows == 0:
@@ -219,6 +235,10 @@ class HostBasis:
         x_eval, bad, past = prepare_points(
             x, self._lo, self._hi, self.extrapolate, dtype
         )
+        if self._dense_rows is not None and past is None:
+            out = self._dense_rows(x_eval, bad, orders, dtype)
+            if out is not None:
+                return out
         row_start = np.arange(0, n_rows * n_basis, n_basis)
         out = []
         for (nu,) in orders:

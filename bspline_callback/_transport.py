@@ -65,6 +65,8 @@ class HostCall:
         lead = x.shape if self.ndim is None else x.shape[:-1]
         if not ops:
             results = self.run(x, ())
+            if len(lead) == 1:  # already (n, ...)
+                return results
             return tuple(r.reshape(lead + r.shape[1:]) for r in results)
         ops = tuple(np.asarray(o) for o in ops)
         # Under vmap, expand_dims gives every argument the same number of
@@ -97,13 +99,16 @@ class HostCall:
 
     def run(self, x, ops):
         """``fn`` on the points of ``x`` as rows; the results, checked."""
-        width = () if self.ndim is None else (self.ndim,)
-        x64 = np.asarray(x, dtype=np.float64).reshape((-1, *width))
-        if x64.flags.writeable:
+        if x.dtype == np.float64:
             # Never a writable array: on the eager route it could be the
             # caller's own (pure_callback's arrays are read-only too).
-            x64 = read_only(x64)
-        if self.ndim is None:
+            x64 = read_only(x) if x.flags.writeable else x
+        else:
+            x64 = x.astype(np.float64)
+            x64.flags.writeable = False
+        if self.ndim is not None:
+            x64 = x64.reshape(-1, self.ndim)
+        elif x64.ndim != 1:
             x64 = x64.reshape(-1)
         results = self.fn(x64, self.orders, *ops, dtype=self.dtype)
         if self.checked:

@@ -22,7 +22,7 @@ from helpers import (
 from scipy.interpolate import BSpline
 
 import bspline_callback as bc
-from bspline_callback import _scipy_host
+from bspline_callback import _scipy_dense, _scipy_host
 
 
 @pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
@@ -84,6 +84,65 @@ def test_host_dense_levels_match_scipy(n, dtype):
 
 
 ORDERS = tuple((nu,) for nu in range(12))
+
+
+def _dense_cases():
+    rng = np.random.default_rng(11)
+    for k in range(10):
+        yield f"uniform-k{k}", bc.uniform_knots(0.0, 1.0, 12, k), k
+        inner = np.r_[0.2, [0.5] * max(k, 1), 0.7]
+        yield f"repeated-k{k}", np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)], k
+        yield f"unclamped-k{k}", np.sort(rng.uniform(-1.0, 2.0, 2 * k + 8)), k
+    for k in (1, 3, 5):  # wide: large raising-coefficient matrices
+        yield f"wide-k{k}", bc.uniform_knots(0.0, 1.0, 100, k), k
+
+
+@pytest.mark.parametrize("extrapolate", EXTRAPOLATE, ids=str)
+@pytest.mark.parametrize("name,t,k", list(_dense_cases()), ids=lambda v: str(v))
+def test_host_dense_rows_both_ways_bit_for_bit(name, t, k, extrapolate):
+    """Dense rows from scipy's spline evaluation equal the band written into
+    zeros exactly, so that a result never depends on the route (or on how
+    many points came with it). Degrees 8 and 9 also pin numpy's strided
+    ``np.negative`` bug, which made the raising step wrong at p = 8."""
+    rng = np.random.default_rng(k)
+    x = rng.uniform(t[0] - 0.3, t[-1] + 0.3, 40)
+    x[:6] = [np.nan, np.inf, -np.inf, t[k], t[-k - 1], t[k + 1]]
+    orders = ORDERS[: k + 3]
+    scipy_rows = _scipy_host.HostBasis(t, k, extrapolate)
+    band_rows = _scipy_host.HostBasis(t, k, extrapolate, scipy_dense=False)
+    # scipy's evaluation alone, on the points the host maps.
+    x_eval, bad, _ = _scipy_host.prepare_points(
+        x, t[k], t[-k - 1], extrapolate, "float64"
+    )
+    rows = _scipy_dense.DenseRows(
+        t, k, extrapolate, _scipy_host._slopes(t, k), scipy_rows._trimmed
+    )
+    for dtype in (np.float64, np.float32):
+        a_all = rows(x_eval, bad, orders, dtype)
+        b_all = band_rows.dense(x, orders, dtype=dtype)
+        c_all = scipy_rows.dense(x, orders, dtype=dtype)
+        for nu, (a, b, c) in enumerate(zip(a_all, b_all, c_all, strict=True)):
+            assert a.dtype == dtype
+            np.testing.assert_array_equal(a, b, err_msg=f"nu={nu}")
+            np.testing.assert_array_equal(c, b, err_msg=f"nu={nu}")
+    # Up to nu = k + 1 only: scipy 1.15 corrupts memory past that.
+    for nu, got in enumerate(scipy_rows.dense(x, orders[:-1])):
+        assert_close(got, scipy_basis(x, t, k, nu, extrapolate), dtype=np.float64)
+
+
+def test_host_dense_rows_fall_back_to_the_band_on_overflow():
+    """Extrapolating so far out that the basis overflows (identity
+    coefficients would turn 0 * inf into NaN off the band): the band is
+    written into zeros instead, with its values."""
+    t = bc.uniform_knots(0.0, 1.0, 10, 7)
+    x = np.array([0.3, 1e60, -1e60, 0.7])
+    got = _scipy_host.HostBasis(t, 7, True).dense(x, ORDERS[:2])
+    expected = _scipy_host.HostBasis(t, 7, True, scipy_dense=False).dense(x, ORDERS[:2])
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isinf(got[0][1]).any()  # the overflow reached the output
+    wide = bc.uniform_knots(0.0, 1.0, 300, 3)  # past MAX_BASIS: the band
+    assert _scipy_host.HostBasis(wide, 3)._dense_rows is None
 
 
 @pytest.mark.parametrize("k", [8, 9])
