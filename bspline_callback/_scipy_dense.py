@@ -27,10 +27,10 @@ def _find_evaluate_spline():
     """scipy's compiled ``BSpline.__call__`` routine as ``f(t, c, k, x, nu,
     extrapolate) -> (len(x), c.shape[1])``, or None.
 
-    Private, and its signature changed: scipy 1.15 writes into a 7th
-    argument ``out``, 1.16 and 1.17 return the result. Each form is tried on
-    a tiny problem once, at import; the tests compare the rows with the
-    band's.
+    Private, and its signature differs across scipy releases: older ones
+    write into a 7th argument ``out``, newer ones return the result. Each
+    form is tried on a tiny problem once, at import; the tests compare the
+    rows with the band's.
     """
     try:
         from scipy.interpolate._dierckx import evaluate_spline
@@ -40,15 +40,15 @@ def _find_evaluate_spline():
     try:
         if np.allclose(evaluate_spline(t, c, 1, x, 0, False), [[0.75, 0.25]]):
             return evaluate_spline
-    except TypeError:  # pragma: no cover - scipy 1.15
+    except TypeError:  # pragma: no cover - older scipy
         pass
 
-    def with_out(t, c, k, x, nu, extrapolate):  # pragma: no cover - scipy 1.15
+    def with_out(t, c, k, x, nu, extrapolate):  # pragma: no cover - older scipy
         out = np.empty((x.shape[0], c.shape[1]))
         evaluate_spline(t, c, k, x, nu, extrapolate, out)
         return out
 
-    try:  # pragma: no cover - scipy 1.15
+    try:  # pragma: no cover - older scipy
         if np.allclose(with_out(t, c, 1, x, 0, False), [[0.75, 0.25]]):
             return with_out
     except TypeError:  # pragma: no cover

@@ -22,7 +22,7 @@ from scipy.interpolate import BSpline
 
 from ._scipy_dense import DenseRows
 
-try:  # scipy >= 1.15: the compiled routine behind BSpline.design_matrix
+try:  # the compiled routine behind BSpline.design_matrix (recent scipy)
     from scipy.interpolate._dierckx import data_matrix as _dierckx_data_matrix
 except ImportError:  # pragma: no cover - depends on the installed scipy
     _dierckx_data_matrix = None

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-try:  # experimental (jax >= 0.7): checked once per process, _buffer_callback_ok
+try:  # experimental: checked once per process, _buffer_callback_ok
     from jax.experimental.buffer_callback import buffer_callback as _buffer_callback
 except ImportError:  # pragma: no cover - depends on the installed jax
     _buffer_callback = None

@@ -83,7 +83,7 @@ def _every_function(t, k, backend, extrapolate=False, nu=0):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_float32_data_at_its_own_extremes_is_inside(backend, jit):
-    """The issue's example: 3.7 rounds up in float32, past the float64 end."""
+    """Data from 0 to 3.7: 3.7 rounds up in float32, past the float64 end."""
     t = bc.uniform_knots(0.0, 3.7, 8)
     x = jnp.linspace(0.0, 3.7, 5, dtype=jnp.float32)
     assert float(x[-1]) > 3.7  # the rounding this rule is about
