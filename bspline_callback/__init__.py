@@ -8,6 +8,8 @@ Every public name is re-exported here from its private home module:
 - ``_callback``: :func:`differentiable_callback`
 - ``_scipy``: :func:`from_scipy`
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
+- ``_penalties``: :func:`difference_penalty`, :func:`sum_to_zero`,
+  :func:`penalty_reparam`
 
 docs/design.md describes the layers underneath.
 """
@@ -26,6 +28,11 @@ from ._knots import (
     quantile_knots as quantile_knots,
     uniform_knots as uniform_knots,
 )
+from ._penalties import (
+    difference_penalty as difference_penalty,
+    penalty_reparam as penalty_reparam,
+    sum_to_zero as sum_to_zero,
+)
 from ._scipy import from_scipy as from_scipy
 
 try:
@@ -39,8 +46,11 @@ __all__ = [
     "bspline",
     "design_matrix",
     "design_matrix_compact",
+    "difference_penalty",
     "differentiable_callback",
     "from_scipy",
+    "penalty_reparam",
     "quantile_knots",
+    "sum_to_zero",
     "uniform_knots",
 ]

@@ -36,7 +36,7 @@ __all__ = ["BSplineBasis", "fetch_band", "for_knots"]
 #: Traced dense levels of bases of up to ``DENSE_FETCH_MAX_BASIS`` functions
 #: and up to ``DENSE_FETCH_MAX`` entries (points x functions) come from the
 #: host as dense rows; all others as the band (docs/performance.md).
-DENSE_FETCH_MAX = 16384
+DENSE_FETCH_MAX = 10000
 DENSE_FETCH_MAX_BASIS = 64
 
 _KNOT_GRAD_ERROR = (
