@@ -120,6 +120,31 @@ def report(rows, wall_time, mcmc=None):
     return max_z
 
 
+def report_sampling(mcmc, wall_time, sites, deterministic=()):
+    """Print the divergent transitions, the largest r_hat and the smallest
+    bulk ESS over the sampled sites (all but ``deterministic``), and the ESS
+    per second of ``sites``."""
+    import jax
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+    diverging = np.asarray(mcmc.get_extra_fields()["diverging"])
+    samples = mcmc.get_samples(group_by_chain=True)
+    sampled = {k: np.asarray(v) for k, v in samples.items() if k not in deterministic}
+    rhat = max(float(np.nanmax(split_gelman_rubin(v))) for v in sampled.values())
+    ess = {k: float(np.min(effective_sample_size(v))) for k, v in sampled.items()}
+    print(
+        f"divergent transitions: {int(diverging.sum())} of {diverging.size}"
+        f" ({100 * diverging.mean():.1f}%)"
+    )
+    print(f"largest r_hat: {rhat:.3f}; smallest ESS: {min(ess.values()):.0f}")
+    for site in sites:
+        print(
+            f"ESS of {site}: {ess[site]:.0f} ({ess[site] / wall_time:.1f} per second)"
+        )
+    print(f"64-bit floats: {jax.config.jax_enable_x64}")
+    print(f"sampling wall time: {wall_time:.1f} s")
+
+
 def save_figure(fig, name):
     """Save ``fig`` as ``name`` in the working directory (never plt.show())."""
     import os
