@@ -5,6 +5,7 @@ Every public name is re-exported here from its private home module:
 - ``_api``: :func:`design_matrix`, :func:`design_matrix_compact`,
   :func:`bspline`, :func:`b_spline_basis`
 - ``_basis``: :class:`BSplineBasis`
+- ``_nd``: :func:`design_matrix_nd`, :func:`bspline_nd`
 - ``_callback``: :func:`differentiable_callback`
 - ``_scipy``: :func:`from_scipy`
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
@@ -28,6 +29,10 @@ from ._knots import (
     quantile_knots as quantile_knots,
     uniform_knots as uniform_knots,
 )
+from ._nd import (
+    bspline_nd as bspline_nd,
+    design_matrix_nd as design_matrix_nd,
+)
 from ._penalties import (
     difference_penalty as difference_penalty,
     penalty_reparam as penalty_reparam,
@@ -44,8 +49,10 @@ __all__ = [
     "BSplineBasis",
     "b_spline_basis",
     "bspline",
+    "bspline_nd",
     "design_matrix",
     "design_matrix_compact",
+    "design_matrix_nd",
     "difference_penalty",
     "differentiable_callback",
     "from_scipy",

@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._checks import check_order, check_real_points
+from ._checks import check_order, check_orders, check_points_ndim, check_real_points
 from ._ladder import evaluate
 from ._sources import HostLevels
 
@@ -18,9 +18,10 @@ __all__ = ["differentiable_callback", "row_function"]
 
 
 def differentiable_callback(
-    host_fn: Callable[[np.ndarray, int], np.ndarray],
+    host_fn: Callable[[np.ndarray, Any], np.ndarray],
     *,
     feature_shape: int | Sequence[int],
+    ndim: int | None = None,
 ) -> Callable[..., jax.Array]:
     """Make a row-wise host function jit-, vmap- and grad-able to any order.
 
@@ -41,6 +42,12 @@ def differentiable_callback(
         several threads), each from its own thread.
     feature_shape : int or tuple of int
         Trailing shape of one row of the output.
+    ndim : int, optional
+        Points of ``ndim`` coordinates: ``host_fn(x, nu)`` then takes ``x``
+        of shape ``(n, ndim)`` and ``nu`` a tuple of ``ndim`` ints, with
+        ``d/dx_i host_fn(x, nu) == host_fn(x, nu + e_i)``, and ``f(x,
+        nu=(0,) * ndim)`` takes ``x`` of shape ``(..., ndim)``. A gradient
+        or a hessian is still one host call.
 
     Returns
     -------
@@ -84,12 +91,17 @@ def differentiable_callback(
             f"{name}: `host_fn` must be callable as host_fn(x, nu), "
             f"got {host_fn!r} of type {type(host_fn).__name__}."
         )
-    return row_function(host_fn, _check_feature_shape(name, feature_shape), name)
+    if ndim is not None:
+        ndim = check_order(name, ndim, "ndim")
+        if ndim < 1:
+            raise ValueError(f"{name}: `ndim` must be >= 1 or None, got {ndim}.")
+    fshape = _check_feature_shape(name, feature_shape)
+    return row_function(host_fn, fshape, name, ndim)
 
 
-def row_function(host_fn: Callable, feature_shape: tuple, name: str) -> RowFunction:
-    """``f(x, nu=0)`` for a checked ``host_fn(x, nu)``."""
-    return RowFunction(host_fn, tuple(feature_shape), name)
+def row_function(host_fn: Callable, feature_shape: tuple, name: str, ndim=None):
+    """``f(x, nu)`` for a checked ``host_fn(x, nu)``."""
+    return RowFunction(host_fn, tuple(feature_shape), name, ndim)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,10 +110,12 @@ class _RowHost:
 
     host_fn: Callable
     name: str
+    ndim: int | None = None
 
     def __call__(self, x, orders, *, dtype):
         out = []
-        for (nu,) in orders:
+        for order in orders:
+            nu = order[0] if self.ndim is None else order
             try:
                 out.append(np.asarray(self.host_fn(x, nu), dtype=dtype))
             except Exception as e:
@@ -123,22 +137,29 @@ class RowFunction:
     host function, feature shape and name.
     """
 
-    __slots__ = ("host_fn", "feature_shape", "name", "_source", "__weakref__")
+    __slots__ = ("host_fn", "feature_shape", "name", "ndim", "_source", "__weakref__")
 
-    def __init__(self, host_fn, feature_shape, name):
+    def __init__(self, host_fn, feature_shape, name, ndim=None):
         self.host_fn, self.feature_shape, self.name = host_fn, feature_shape, name
+        self.ndim = ndim
         self._source = HostLevels(
-            _RowHost(host_fn, name),
+            _RowHost(host_fn, name, ndim),
             lambda orders: (feature_shape,) * len(orders),
             name=name,
+            ndim=ndim,
         )
 
-    def __call__(self, x, nu=0):
+    def __call__(self, x, nu=None):
         check_real_points(self.name, x)
-        return evaluate(self._source, x, (check_order(self.name, nu, "nu"),))[0]
+        if self.ndim is None:
+            order = (check_order(self.name, 0 if nu is None else nu, "nu"),)
+        else:
+            order = check_orders(self.name, 0 if nu is None else nu, self.ndim, "nu")
+            check_points_ndim(self.name, np.shape(x), self.ndim)
+        return evaluate(self._source, x, order)[0]
 
     def __reduce__(self):
-        return (RowFunction, (self.host_fn, self.feature_shape, self.name))
+        return (RowFunction, (self.host_fn, self.feature_shape, self.name, self.ndim))
 
     def __repr__(self):
         return f"<{self.name} function, feature_shape={self.feature_shape}>"

@@ -14,7 +14,7 @@ import numpy as np
 from ._scipy_host import HostBasis, TracedKnotsHost
 from ._sources import HostLevels
 
-__all__ = ["sources"]
+__all__ = ["nd_sources", "sources"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,3 +66,109 @@ def sources(knots, k, extrapolate, name, op_grad_error):
     band = HostLevels(band_fn, packed, unpack=packed.unpack, **common)
     dense = HostLevels(dense_fn, _DenseRows(n_basis), **common)
     return band, dense
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _TensorHost:
+    """``HostCall.fn`` for a tensor-product basis: per axis the bands of the
+    levels the orders ask for, multiplied out. ``form`` "band": per order
+    the ``prod(k_i + 1)`` values, then the first column per axis (as
+    floats); "dense": per order the dense rows, C order."""
+
+    axes: tuple  # HostBasis per coordinate
+    form: str
+
+    def __call__(self, x, orders, *, dtype):
+        n, d = x.shape
+        per_axis = [
+            basis.band_levels(x[:, i], sorted({o[i] for o in orders}), dtype=dtype)
+            for i, basis in enumerate(self.axes)
+        ]
+        bad = np.zeros(n, bool)
+        for _, _, b in per_axis:
+            if b is not None:
+                bad |= b
+        values = [
+            _outer([per_axis[i][0][nu] for i, nu in enumerate(o)]) for o in orders
+        ]
+        firsts = np.stack([first for _, first, _ in per_axis], axis=-1)
+        if self.form == "band":
+            out = np.concatenate([v.reshape(n, -1) for v in values] + [firsts], axis=1)
+            out = out.astype(dtype)
+            out[bad] = np.nan
+            return (out,)
+        return tuple(self._dense(v, firsts, bad, dtype) for v in values)
+
+    def _dense(self, values, firsts, bad, dtype):
+        """The values written into zeros at their C-order columns."""
+        n, d = firsts.shape
+        sizes = [basis.n_basis for basis in self.axes]
+        cols = np.zeros((n,) + (1,) * d, np.intp)
+        for i in range(d):
+            stride = int(np.prod(sizes[i + 1 :]))
+            window = firsts[:, i][:, None] + np.arange(values.shape[1 + i])
+            shape = (n,) + (1,) * i + (values.shape[1 + i],) + (1,) * (d - 1 - i)
+            cols = cols + window.reshape(shape) * stride
+        dense = np.zeros((n, int(np.prod(sizes))), dtype)
+        dense[np.arange(n).reshape((n,) + (1,) * d), cols] = values
+        dense[bad] = np.nan
+        return dense
+
+
+def _outer(bands):
+    """``(n, k_1 + 1, ..., k_d + 1)``: the products of one row's bands."""
+    out = bands[0]
+    for b in bands[1:]:
+        out = out[..., None] * b.reshape(b.shape[0], *[1] * (out.ndim - 1), b.shape[1])
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _TensorShapes:
+    """Row shapes and unpacking of ``_TensorHost``'s outputs."""
+
+    windows: tuple  # k_i + 1 per axis
+    n_columns: int
+    form: str
+
+    def __call__(self, orders):
+        if self.form == "dense":
+            return ((self.n_columns,),) * len(orders)
+        return ((len(orders) * int(np.prod(self.windows)) + len(self.windows),),)
+
+    def unpack(self, arrays, orders):
+        if self.form == "dense":
+            return tuple(arrays), ()
+        (packed,) = arrays
+        m, d = int(np.prod(self.windows)), len(self.windows)
+        lead = packed.shape[:-1]
+        levels = tuple(
+            packed[..., i * m : (i + 1) * m].reshape(lead + self.windows)
+            for i in range(len(orders))
+        )
+        return levels, (packed[..., packed.shape[-1] - d :],)
+
+
+def nd_sources(axes, name):
+    """``(band, dense)`` sources of the tensor product of ``axes`` (float64
+    knot vectors and degrees, one pair per coordinate)."""
+    hosts = tuple(
+        HostBasis(np.asarray(t), k, extrapolate) for t, k, extrapolate in axes
+    )
+    windows = tuple(h.k + 1 for h in hosts)
+    n_columns = int(np.prod([h.n_basis for h in hosts]))
+    out = []
+    for form in ("band", "dense"):
+        shapes = _TensorShapes(windows, n_columns, form)
+        fn = _TensorHost(hosts, form)
+        out.append(
+            HostLevels(
+                fn,
+                shapes,
+                name=name,
+                unpack=shapes.unpack,
+                ndim=len(hosts),
+                checked=True,
+            )
+        )
+    return tuple(out)

@@ -33,6 +33,28 @@ def check_order(func: str, value: Any, argname: str) -> int:
 EXTRAPOLATE_MODES = ("periodic", "linear", "constant")
 
 
+def check_orders(func: str, value: Any, d: int, argname: str) -> tuple[int, ...]:
+    """Derivative orders of ``d`` coordinates: an int (the same for each) or
+    a sequence of ``d`` ints, each ``>= 0``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return (check_order(func, value, argname),) * d
+    if not isinstance(value, (tuple, list)) or len(value) != d:
+        raise ValueError(
+            f"{func}: `{argname}` must be an int or a sequence of {d} ints (one "
+            f"per coordinate), got {value!r}."
+        )
+    return tuple(check_order(func, v, f"{argname}[{i}]") for i, v in enumerate(value))
+
+
+def check_points_ndim(func: str, shape: tuple, d: int) -> None:
+    """Points of ``d`` coordinates: ``x`` of shape ``(..., d)``."""
+    if len(shape) < 1 or shape[-1] != d:
+        raise ValueError(
+            f"{func}: `x` must have shape (..., {d}) for {d} coordinates per "
+            f"point, got shape {tuple(shape)}."
+        )
+
+
 def check_extrapolate(func: str, value: Any) -> bool | str:
     """``False``, ``True``, ``"periodic"``, ``"linear"`` or ``"constant"``,
     normalised to a Python value."""

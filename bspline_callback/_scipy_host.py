@@ -201,6 +201,20 @@ class HostBasis:
             vals[rows] = 0.0
         return vals, first
 
+    def band_levels(self, x, nus, *, dtype=np.float64):
+        """Float64 bands of levels ``nus`` at float64 ``x`` that had ``dtype``
+        in JAX: ``({nu: vals (n, k + 1)}, first (n,), bad (n,) or None)``;
+        bad rows hold stand-in values (for the tensor products of
+        ``design_matrix_nd``)."""
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+        x_eval, bad, past = prepare_points(
+            x, self._lo, self._hi, self.extrapolate, dtype
+        )
+        out, first = {}, np.zeros(x.shape[0], np.intp)
+        for nu in nus:
+            out[nu], first = self._continued(x_eval, past, nu)
+        return out, first, bad
+
     def band(self, x, orders, *, dtype=np.float64):
         """Levels ``orders`` (1-tuples) packed in one ``(n, len(orders) * (k
         + 1) + 1)`` array of ``dtype``: each level's band, then the first

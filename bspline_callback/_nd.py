@@ -1,0 +1,274 @@
+"""Tensor-product B-splines in N dimensions: ``design_matrix_nd``, ``bspline_nd``.
+
+Basis function ``(i_1, ..., i_d)`` is ``B_{i_1}(x_1) ... B_{i_d}(x_d)``,
+columns in C order (scipy's flattening of ``c[i_1, ..., i_d]``). A point's
+non-zero functions are the products of its ``k_i + 1`` per-axis band
+values: the N-D band.
+
+- callback backend: one level source with ``ndim = d`` (one host call per
+  differentiation level: the ladder asks for the orders and their
+  neighbours ``o + e_i`` at once), scipy's per-axis bands multiplied out on
+  the host;
+- jax backend: the tensor product of the per-axis 1-D bands in JAX, each
+  axis on its own 1-D ladder; no host call.
+
+Each axis keeps the 1-D rules: the NaN policy (a point outside in any
+coordinate gives a NaN row), the end rule, the extrapolation modes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _callback_backend
+from ._band import dense_from_band
+from ._basis import BSplineBasis, _cached
+from ._checks import (
+    check_backend,
+    check_extrapolate,
+    check_knots,
+    check_order,
+    check_orders,
+    check_points_ndim,
+    check_real_points,
+)
+from ._ladder import evaluate, is_traced
+from ._points import prepare, safe_points
+
+__all__ = ["bspline_nd", "design_matrix_nd"]
+
+
+def _axes(func, t, k, extrapolate, backend):
+    """Validate; the per-axis bases (cached) and the N-D sources."""
+    extrapolate = check_extrapolate(func, extrapolate)
+    backend = check_backend(func, backend)
+    if is_traced(t):
+        raise TypeError(f"{func}: the knots `t` must be concrete for N-D splines.")
+    if not isinstance(t, (tuple, list)) or len(t) == 0:
+        raise TypeError(
+            f"{func}: `t` must be a tuple of d 1-D knot vectors (one per "
+            f"coordinate), got {type(t).__name__}."
+        )
+    d = len(t)
+    if isinstance(k, (tuple, list)):
+        if len(k) != d:
+            raise ValueError(f"{func}: `k` has {len(k)} degrees for {d} knot vectors.")
+        ks = tuple(check_order(func, v, f"k[{i}]") for i, v in enumerate(k))
+    else:
+        ks = (check_order(func, k, "k"),) * d
+    knots = tuple(
+        check_knots(func, ti, ki, t_name=f"t[{i}]", k_name=f"k[{i}]").tobytes()
+        for i, (ti, ki) in enumerate(zip(t, ks, strict=True))
+    )
+    return _tensor(knots, ks, extrapolate, backend)
+
+
+@functools.lru_cache(maxsize=128)
+def _tensor(knots, ks, extrapolate, backend):
+    bases = tuple(
+        _cached(t, k, extrapolate, backend) for t, k in zip(knots, ks, strict=True)
+    )
+    sources = None
+    if backend == "callback":
+        axes = tuple((b.t, b.k, extrapolate) for b in bases)
+        sources = _callback_backend.nd_sources(axes, "design_matrix_nd")
+    return _Tensor(bases, sources, extrapolate, backend)
+
+
+class _Tensor:
+    """The per-axis bases of a tensor product, and its N-D level sources
+    (callback backend)."""
+
+    def __init__(self, bases: tuple[BSplineBasis, ...], sources, extrapolate, backend):
+        self.bases, self.sources = bases, sources
+        self.extrapolate, self.backend = extrapolate, backend
+        self.d = len(bases)
+        self.sizes = tuple(b.n_basis for b in bases)
+        self.windows = tuple(b.k + 1 for b in bases)
+
+    def points(self, func, x):
+        """``x`` per axis, ready: ``(columns, out_dtype)``."""
+        check_real_points(func, x)
+        x = jnp.asarray(x) if is_traced(x) else np.asarray(x)
+        check_points_ndim(func, x.shape, self.d)
+        cols, out_dtype = [], None
+        for i, b in enumerate(self.bases):
+            xi, out_dtype = prepare(
+                func, x[..., i], b._levels.ends, self.extrapolate, False
+            )
+            cols.append(xi)
+        return cols, out_dtype
+
+    def band(self, cols, nu):
+        """``(values (..., k_1+1, ..., k_d+1), first (..., d) int32, NaN rows)``."""
+        if self.backend == "callback":
+            x = (
+                jnp.stack([jnp.asarray(c) for c in cols], axis=-1)
+                if any(is_traced(c) for c in cols)
+                else np.stack([np.asarray(c) for c in cols], axis=-1)
+            )
+            values, (first,) = evaluate(self.sources[0], x, nu)
+            bad = jnp.isnan(first).any(-1)
+        else:
+            values, firsts = None, []
+            for b, c, o in zip(self.bases, cols, nu, strict=True):
+                vals, first = b._levels._band(c, o)
+                band = jnp.stack(vals, axis=-1)
+                values = band if values is None else _outer(values, band)
+                firsts.append(first)
+            first = jnp.stack(firsts, axis=-1)
+            bad = jnp.isnan(first).any(-1)
+        first = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
+        return values, first, bad
+
+    def dense(self, cols, nu):
+        if self.backend == "callback":
+            traced = any(is_traced(c) for c in cols)
+            stack = jnp.stack if traced else np.stack
+            x = stack(
+                [jnp.asarray(c) if traced else np.asarray(c) for c in cols], axis=-1
+            )
+            return evaluate(self.sources[1], x, nu)[0]
+        out = None
+        for b, c, o in zip(self.bases, cols, nu, strict=True):
+            rows = dense_from_band(*b._levels._band(c, o), b.n_basis)
+            if out is not None:
+                rows = (out[..., :, None] * rows[..., None, :]).reshape(
+                    rows.shape[:-1] + (-1,)
+                )
+            out = rows
+        return out
+
+
+def _outer(a, b):
+    """``a (..., m...)`` times ``b (..., n)`` over new trailing axes."""
+    return a[..., None] * b.reshape(
+        b.shape[:-1] + (1,) * (a.ndim - b.ndim + 1) + b.shape[-1:]
+    )
+
+
+def design_matrix_nd(
+    x: Any,
+    t: Any,
+    k: Any,
+    *,
+    nu: Any = 0,
+    extrapolate: bool | str = False,
+    backend: str = "callback",
+) -> jax.Array:
+    """The tensor-product B-spline basis (or a partial derivative) at ``x``.
+
+    Equal to ``scipy.interpolate.NdBSpline(t, c, k, extrapolate)(x, nu)``
+    with ``c`` each unit coefficient array in turn: column ``j`` is basis
+    function ``np.unravel_index(j, (n_1, ..., n_d))`` (C order).
+
+    Parameters
+    ----------
+    x : array_like, shape (..., d), real dtype
+        Points, concrete or traced.
+    t : tuple of d array_like
+        Knot vectors, concrete, each as for :func:`design_matrix`.
+    k : int or tuple of d ints
+        Degrees.
+    nu : int or tuple of d ints, default 0
+        Partial derivative order in each coordinate (an int: the same in
+        each).
+    extrapolate : bool or {"periodic", "linear", "constant"}, default False
+        As for :func:`design_matrix`, per coordinate: a point outside in any
+        coordinate gives a NaN row without extrapolation.
+    backend : {"callback", "jax"}, default "callback"
+        As for :func:`design_matrix`.
+
+    Returns
+    -------
+    jax.Array, shape (..., n_1 * ... * n_d)
+        ``n_i = len(t[i]) - k_i - 1``; dtype ``jnp.result_type(float, x)``.
+        Differentiable in ``x`` to any order: ``d/dx_i`` of level ``nu`` is
+        level ``nu + e_i`` (one host call per differentiation level on the
+        callback backend).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`design_matrix` for each axis (naming ``t[i]``, ``k[i]``),
+        and for ``x`` not of shape ``(..., d)``, ``k`` or ``nu`` of the wrong
+        length, or knots that are not a tuple of 1-D vectors.
+    """
+    func = "design_matrix_nd"
+    tensor = _axes(func, t, k, extrapolate, backend)
+    order = check_orders(func, nu, tensor.d, "nu")
+    cols, out_dtype = tensor.points(func, x)
+    out = tensor.dense(cols, order)
+    return out if out_dtype is None else out.astype(out_dtype)
+
+
+def bspline_nd(
+    x: Any,
+    t: Any,
+    c: Any,
+    k: Any,
+    *,
+    nu: Any = 0,
+    extrapolate: bool | str = False,
+    backend: str = "callback",
+) -> jax.Array:
+    """The tensor-product spline with coefficients ``c`` at ``x``.
+
+    ``NdBSpline(t, c, k, extrapolate)(x, nu)``, computed from the ``prod(k_i
+    + 1)`` non-zero basis functions per point (a gather of a window of
+    ``c``), never from the dense basis. Differentiable in ``x`` (any order)
+    and in ``c``.
+
+    Parameters
+    ----------
+    x, t, k, nu, extrapolate, backend
+        As for :func:`design_matrix_nd`.
+    c : array_like, shape (n_1, ..., n_d, *trailing)
+        Coefficients, concrete or traced.
+
+    Returns
+    -------
+    jax.Array, shape (*x.shape[:-1], *trailing)
+        NaN rows where the NaN policy applies; their gradients are 0, so a
+        ``jnp.where`` over them masks cleanly.
+
+    Raises
+    ------
+    ValueError
+        ``c``'s leading shape is not ``(n_1, ..., n_d)``; and as
+        :func:`design_matrix_nd`.
+    """
+    func = "bspline_nd"
+    tensor = _axes(func, t, k, extrapolate, backend)
+    order = check_orders(func, nu, tensor.d, "nu")
+    c = jnp.asarray(c)
+    if c.shape[: tensor.d] != tensor.sizes:
+        raise ValueError(
+            f"{func}: `c` must have shape {tensor.sizes} + trailing (the number "
+            f"of basis functions per axis), got shape {c.shape}."
+        )
+    cols, out_dtype = tensor.points(func, x)
+    safe = [
+        safe_points(col, b._levels.ends, tensor.extrapolate, False)
+        for col, b in zip(cols, tensor.bases, strict=True)
+    ]
+    bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
+    values, first, _ = tensor.band([s[1] for s in safe], order)
+    d, trailing = tensor.d, c.ndim - tensor.d
+    lead = first.shape[:-1]
+    index = []
+    for i, w in enumerate(tensor.windows):
+        shape = (1,) * len(lead) + (1,) * i + (w,) + (1,) * (d - 1 - i)
+        index.append(
+            first[..., i].reshape(lead + (1,) * d) + jnp.arange(w).reshape(shape)
+        )
+    window = c[tuple(index)]  # (..., k_1 + 1, ..., k_d + 1, *trailing)
+    weights = values.reshape(values.shape + (1,) * trailing)
+    res = (weights * window).sum(axis=tuple(range(len(lead), len(lead) + d)))
+    res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
+    return res if out_dtype is None else res.astype(out_dtype)
