@@ -1,4 +1,4 @@
-"""``from_scipy``: a scipy 1-D piecewise polynomial on the bridge."""
+"""``from_scipy``: a scipy interpolant on the bridge, 1-D or N-D."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import jax
 import numpy as np
-from scipy.interpolate import BSpline, PPoly
+from scipy.interpolate import (
+    BSpline,
+    NdBSpline,
+    PPoly,
+    RectBivariateSpline,
+    RegularGridInterpolator,
+)
 
 from ._callback import row_function
 
@@ -18,12 +24,15 @@ _SUPPORTED = (
     "make_smoothing_spline; vector-valued coefficients and extrapolate "
     "False/True/'periodic' included) and scipy.interpolate.PPoly with its "
     "subclasses CubicSpline, PchipInterpolator, Akima1DInterpolator "
-    "(method 'akima' or 'makima') and CubicHermiteSpline"
+    "(method 'akima' or 'makima') and CubicHermiteSpline; in N-D, "
+    "scipy.interpolate.NdBSpline, RectBivariateSpline and "
+    "RegularGridInterpolator with method 'slinear', 'cubic' or 'quintic'"
 )
+_ND = (NdBSpline, RectBivariateSpline, RegularGridInterpolator)
 
 
-def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
-    """A scipy 1-D interpolant as a JAX function, differentiable to any order.
+def from_scipy(obj) -> Callable[..., jax.Array]:
+    """A scipy interpolant as a JAX function, differentiable to any order.
 
     Parameters
     ----------
@@ -36,6 +45,20 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
         shape ``s``) and the interpolation axis may be any axis. The object
         is copied, so changing it afterwards (``PPoly.extend``, say) does not
         change the returned function.
+
+        In N dimensions: ``NdBSpline``, ``RectBivariateSpline`` and
+        ``RegularGridInterpolator`` with a method that has derivatives
+        (``"slinear"``, ``"cubic"``, ``"quintic"``). The result is then
+        ``f(x, nu=(0,) * d)`` with ``x`` of shape ``(..., d)``, and ``d/dx_i
+        f(x, nu) = f(x, nu + e_i)``. ``RectBivariateSpline`` is evaluated
+        as the ``NdBSpline`` of its knots and coefficients: the same values,
+        with the ``kx``-th derivatives scipy's ``ev`` refuses; outside its
+        bounding box it holds the value at the nearest boundary point, as
+        FITPACK does, and its derivatives there are 0 (FITPACK's are the
+        boundary's, which are not the derivatives of those values). A
+        ``RegularGridInterpolator`` with ``bounds_error=True`` gives NaN
+        outside the grid instead of raising; with a finite ``fill_value``,
+        the derivatives there are 0.
 
     Returns
     -------
@@ -75,6 +98,8 @@ def from_scipy(obj: BSpline | PPoly) -> Callable[..., jax.Array]:
     >>> float(jax.jit(jax.grad(f))(1.0))  # about cos(1.0)
     0.54...
     """
+    if isinstance(obj, _ND) and not isinstance(obj, type):
+        return _from_scipy_nd(copy.deepcopy(obj))
     if isinstance(obj, type) or not isinstance(obj, (BSpline, PPoly)):
         raise TypeError(
             f"from_scipy: unsupported object {obj!r} of type "
@@ -117,3 +142,94 @@ class _ScipyHost:
 
     def __setstate__(self, obj):
         self.obj = obj
+
+
+def _from_scipy_nd(obj):
+    name = f"from_scipy({type(obj).__name__})"
+    if isinstance(obj, RectBivariateSpline):
+        tx, ty = obj.get_knots()
+        kx, ky = obj.degrees
+        c = obj.get_coeffs().reshape(len(tx) - kx - 1, len(ty) - ky - 1)
+        nd = NdBSpline((tx, ty), c, (kx, ky), extrapolate=True)
+        lo, hi = np.array([tx[kx], ty[ky]]), np.array([tx[-kx - 1], ty[-ky - 1]])
+        return row_function(_ClampedHost(nd, lo, hi), (), name, 2)
+    if isinstance(obj, RegularGridInterpolator):
+        if obj.method not in ("slinear", "cubic", "quintic"):
+            raise TypeError(
+                f"{name}: method {obj.method!r} has no derivatives in scipy; "
+                "use method 'slinear', 'cubic' or 'quintic'."
+            )
+        if np.iscomplexobj(obj.values):
+            raise TypeError(f"{name}: complex values are not supported.")
+        if obj.bounds_error:
+            obj.bounds_error, obj.fill_value = False, np.nan
+        d = len(obj.grid)
+        return row_function(_GridHost(obj), obj.values.shape[d:], name, d)
+    if np.iscomplexobj(obj.c):
+        raise TypeError(f"{name}: complex coefficients are not supported.")
+    d = len(obj.t)
+    return row_function(_NdHost(obj), obj.c.shape[d:], name, d)
+
+
+class _NdHost:
+    """``host_fn(x, nu) = obj(x, nu=nu)`` for an ``NdBSpline``."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self, x, nu):
+        with np.errstate(all="ignore"):
+            return self.obj(x, nu=nu)
+
+    def __getstate__(self):
+        return self.obj
+
+    def __setstate__(self, obj):
+        self.obj = obj
+
+
+class _ClampedHost(_NdHost):
+    """FITPACK's evaluation outside the box: the value at the nearest
+    boundary point (clamped coordinates), with derivatives 0 in a clamped
+    coordinate (the derivatives of what is returned)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, obj, lo, hi):
+        super().__init__(obj)
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, x, nu):
+        with np.errstate(all="ignore"):
+            out = self.obj(np.clip(x, self.lo, self.hi), nu=nu)
+        for i, order in enumerate(nu):
+            if order:
+                out[(x[:, i] < self.lo[i]) | (x[:, i] > self.hi[i])] = 0.0
+        return out
+
+    def __getstate__(self):
+        return self.obj, self.lo, self.hi
+
+    def __setstate__(self, state):
+        self.obj, self.lo, self.hi = state
+
+
+class _GridHost(_NdHost):
+    """A ``RegularGridInterpolator`` with ``nu``; a finite ``fill_value``
+    outside has derivatives 0."""
+
+    __slots__ = ()
+
+    def __call__(self, x, nu):
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.obj(x, nu=nu), dtype=np.float64)
+        fill = self.obj.fill_value
+        if any(nu) and fill is not None and np.isfinite(fill):
+            grid = self.obj.grid
+            outside = np.zeros(x.shape[0], bool)
+            for i, g in enumerate(grid):
+                outside |= (x[:, i] < g[0]) | (x[:, i] > g[-1])
+            out[outside] = 0.0
+        return out
