@@ -69,7 +69,7 @@ def test_nuts_example(script, flags, tmp_path):
     assert f"64-bit floats: {x64}" in out
     assert (tmp_path / script.replace(".py", ".png")).stat().st_size > 10_000
     summary = _without_ess_and_rhat(out[: out.index("sampling wall time")])
-    assert "nan" not in summary.lower(), summary
+    assert "nan" not in summary.lower().replace("nan-free", ""), summary
     z, nan_free = recovery(out)
     assert nan_free, out
     assert z and all(abs(v) < 4 for v in z.values()), z

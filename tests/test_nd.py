@@ -1,0 +1,248 @@
+"""Tensor-product splines in N dimensions against scipy's NdBSpline.
+
+The oracle is ``NdBSpline`` with unit coefficient arrays (one column of the
+basis each; not ``NdBSpline.design_matrix``, which can return too few
+columns), and with the user's ``c`` for ``bspline_nd``. Both backends;
+degrees (1, 3), (3, 3), (0, 2), (5, 2) and 3-D; every ``nu`` of total order
+up to 3; repeated and non-uniform knots; points on knots, at the ends and
+outside; ``extrapolate`` True and False.
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close, callback_count, float_dtype
+from jax.test_util import check_grads
+from scipy.interpolate import NdBSpline, RectBivariateSpline, RegularGridInterpolator
+
+import bspline_callback as bc
+
+BACKENDS = ["callback", "jax"]
+RNG = np.random.default_rng(23)
+
+
+def knots(k, n_inner, kind):
+    inner = {
+        "uniform": np.linspace(0, 1, n_inner + 2)[1:-1],
+        "nonuniform": np.sort(RNG.uniform(0.05, 0.95, n_inner)),
+        "repeated": np.r_[0.3, [0.5] * max(k, 1), 0.8],
+    }[kind]
+    return np.r_[[0.0] * (k + 1), inner, [1.0] * (k + 1)]
+
+
+CASES = [
+    ((1, 3), ("uniform", "nonuniform")),
+    ((3, 3), ("repeated", "uniform")),
+    ((0, 2), ("nonuniform", "repeated")),
+    ((5, 2), ("uniform", "nonuniform")),
+    ((2, 1, 3), ("uniform", "repeated", "nonuniform")),
+]
+
+
+def points(t, k, n=9):
+    """Random points, and points on knots and at the ends (per axis)."""
+    d = len(t)
+    x = RNG.uniform(0, 1, (n, d))
+    for i in range(d):
+        x[i % n, i] = t[i][k[i]]  # lower end
+        x[(i + 1) % n, i] = t[i][-k[i] - 1]  # upper end
+        x[(i + 2) % n, i] = t[i][len(t[i]) // 2]  # a knot
+    return x
+
+
+def scipy_basis_nd(x, t, k, nu, extrapolate=False):
+    """NdBSpline with unit coefficients: the dense basis, C order."""
+    sizes = tuple(len(ti) - ki - 1 for ti, ki in zip(t, k, strict=True))
+    out = np.empty((x.shape[0], int(np.prod(sizes))))
+    for j in range(out.shape[1]):
+        c = np.zeros(out.shape[1])
+        c[j] = 1.0
+        spline = NdBSpline(t, c.reshape(sizes), k, extrapolate=extrapolate)
+        out[:, j] = spline(x, nu=nu)
+    if not extrapolate:
+        lo = np.array([ti[ki] for ti, ki in zip(t, k, strict=True)])
+        hi = np.array([ti[-ki - 1] for ti, ki in zip(t, k, strict=True)])
+        out[((x < lo) | (x > hi)).any(-1)] = np.nan
+    return out
+
+
+def orders(d, total=3):
+    return [o for o in itertools.product(range(total + 1), repeat=d) if sum(o) <= total]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k,kinds", CASES, ids=lambda v: str(v))
+def test_design_matrix_nd_matches_ndbspline(backend, k, kinds):
+    t = tuple(knots(ki, 3, kind) for ki, kind in zip(k, kinds, strict=True))
+    x = points(t, k)
+    xj = jnp.asarray(x, float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    for nu in orders(len(k)):
+        f = jax.jit(
+            lambda x, nu=nu: bc.design_matrix_nd(x, t, k, nu=nu, backend=backend)
+        )
+        got = f(xj)
+        assert got.shape == (
+            x.shape[0],
+            int(np.prod([len(a) - b - 1 for a, b in zip(t, k, strict=True)])),
+        )
+        assert_close(
+            got, scipy_basis_nd(x64, t, k, nu), scale=10.0 ** sum(nu), err=str(nu)
+        )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("extrapolate", [False, True])
+def test_bspline_nd_matches_ndbspline(backend, extrapolate):
+    t = (knots(3, 4, "nonuniform"), knots(2, 3, "repeated"))
+    k = (3, 2)
+    c = RNG.normal(size=(len(t[0]) - 4, len(t[1]) - 3, 2))
+    x = np.r_[points(t, k), [[-0.2, 0.5], [0.5, 1.3], [1.1, -0.1]]]
+    xj = jnp.asarray(x, float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    spline = NdBSpline(t, c, k, extrapolate=extrapolate)
+    outside = ((x64 < 0) | (x64 > 1)).any(-1)
+    for nu in orders(2):
+        got = jax.jit(
+            lambda x, nu=nu: bc.bspline_nd(
+                x, t, c, k, nu=nu, extrapolate=extrapolate, backend=backend
+            )
+        )(xj)
+        ref = spline(x64, nu=nu)
+        if not extrapolate:
+            ref[outside] = np.nan
+        assert got.shape == (len(x), 2)
+        assert_close(got, ref, scale=10.0 ** sum(nu), err=str(nu))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_d1_equals_design_matrix(backend):
+    t = knots(3, 4, "nonuniform")
+    x = jnp.asarray(RNG.uniform(0, 1, 8), float_dtype())
+    for nu in range(3):
+        a = bc.design_matrix_nd(x[:, None], (t,), 3, nu=nu, backend=backend)
+        b = bc.design_matrix(x, t, 3, nu=nu, backend=backend)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_ladder_in_n_dimensions(backend):
+    """One host call for a value_and_grad and for a hessian (callback; none
+    on the jax backend); jacfwd equals jacrev; the mixed partial equals
+    scipy's nu=(1, 1); vmap and nested vmap."""
+    t = (knots(3, 3, "uniform"), knots(3, 4, "nonuniform"))
+    k = (3, 3)
+    c = RNG.normal(size=(7, 8))
+    spline = NdBSpline(t, c, k)
+    xj = jnp.asarray(RNG.uniform(0.05, 0.95, (5, 2)), float_dtype())
+    x64 = np.asarray(xj, np.float64)
+
+    def f(p):
+        return bc.bspline_nd(p, t, c, k, backend=backend)
+
+    calls = 1 if backend == "callback" else 0
+    assert callback_count(jax.value_and_grad(lambda x: f(x).sum()), xj) == calls
+    assert callback_count(jax.hessian(f), xj[0]) == calls
+    H = jax.jit(jax.vmap(jax.hessian(f)))(xj)
+    assert_close(H[:, 0, 1], spline(x64, nu=(1, 1)), scale=100)
+    assert_close(H[:, 1, 0], spline(x64, nu=(1, 1)), scale=100)
+    assert_close(H[:, 0, 0], spline(x64, nu=(2, 0)), scale=100)
+    jf = jax.jacfwd(lambda x: bc.design_matrix_nd(x, t, k, backend=backend))(xj[0])
+    jr = jax.jacrev(lambda x: bc.design_matrix_nd(x, t, k, backend=backend))(xj[0])
+    np.testing.assert_allclose(np.asarray(jf), np.asarray(jr), rtol=0, atol=1e-5)
+    nested = jax.jit(jax.vmap(jax.vmap(f)))(xj.reshape(5, 1, 2))
+    assert_close(nested.reshape(-1), spline(x64))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_check_grads_second_order(backend, x64):
+    if not x64:
+        pytest.skip("numerical gradient checks need float64 (JAX_ENABLE_X64=1)")
+    t = (knots(3, 3, "uniform"), knots(2, 3, "nonuniform"))
+    c = RNG.normal(size=(7, 6))
+    x = jnp.asarray(RNG.uniform(0.1, 0.9, (4, 2)))
+    check_grads(
+        lambda x: bc.bspline_nd(x, t, c, (3, 2), backend=backend), (x,), order=2
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nd_policy_per_coordinate(backend):
+    """A point outside in any coordinate is a NaN row; float32 ends round to
+    the ends; linear extrapolation per axis."""
+    t = (knots(3, 3, "uniform") * 3.7, knots(2, 3, "uniform"))
+    k = (3, 2)
+    x = np.array([[3.7, 0.5], [0.5, 1.2], [np.nan, 0.5], [1.0, 0.3]])
+    xj = jnp.asarray(x, jnp.float32)
+    B = np.asarray(bc.design_matrix_nd(xj, t, k, backend=backend))
+    np.testing.assert_array_equal(np.isnan(B).all(-1), [False, True, True, False])
+    ref = scipy_basis_nd(
+        np.r_[[[3.7, 0.5]], np.asarray(xj[3:], np.float64)], t, k, (0, 0)
+    )
+    np.testing.assert_allclose(B[[0, 3]], ref, atol=1e-6)
+    lin = bc.design_matrix_nd(xj[:2], t, k, extrapolate="linear", backend=backend)
+    assert np.isfinite(np.asarray(lin)).all()
+
+
+def test_nd_validation():
+    t = (knots(3, 3, "uniform"), knots(2, 3, "uniform"))
+    x = jnp.ones((4, 2)) * 0.5
+    with pytest.raises(ValueError, match=r"`x` must have shape \(\.\.\., 2\)"):
+        bc.design_matrix_nd(jnp.ones((4, 3)), t, (3, 2))
+    with pytest.raises(
+        ValueError, match=r"`nu` must be an int or a sequence of 2 ints"
+    ):
+        bc.design_matrix_nd(x, t, (3, 2), nu=(1, 0, 0))
+    with pytest.raises(ValueError, match=r"`k` has 3 degrees for 2 knot vectors"):
+        bc.design_matrix_nd(x, t, (3, 2, 1))
+    with pytest.raises(ValueError, match=r"`t\[1\]` must be a 1-D array"):
+        bc.design_matrix_nd(x, (t[0], np.ones((3, 3))), (3, 2))
+    with pytest.raises(TypeError, match=r"`t` must be a tuple of d 1-D knot vectors"):
+        bc.design_matrix_nd(x, t[0], 3)
+    with pytest.raises(ValueError, match=r"`c` must have shape \(7, 6\)"):
+        bc.bspline_nd(x, t, np.ones((6, 6)), (3, 2))
+
+
+def test_from_scipy_nd_objects():
+    gx, gy = np.linspace(0, 1, 12), np.linspace(0, 2, 15)
+    z = np.sin(3 * gx)[:, None] * np.cos(2 * gy)[None, :]
+    xj = jnp.asarray(RNG.uniform([0, 0], [1, 2], (6, 2)), float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    rbs = RectBivariateSpline(gx, gy, z)
+    f = bc.from_scipy(rbs)
+    assert_close(jax.jit(f)(xj), rbs.ev(x64[:, 0], x64[:, 1]))
+    grad = jax.jit(jax.vmap(jax.grad(f)))(xj)
+    assert_close(grad[:, 0], rbs.ev(x64[:, 0], x64[:, 1], dx=1), scale=10)
+    assert_close(grad[:, 1], rbs.ev(x64[:, 0], x64[:, 1], dy=1), scale=10)
+    # FITPACK holds the boundary value outside its box; derivatives there 0.
+    assert_close(f(jnp.asarray([[1.5, 1.0]])), rbs.ev([1.0], [1.0]))
+    assert float(jax.grad(f)(jnp.asarray([1.5, 1.0]))[0]) == 0.0
+    rgi = RegularGridInterpolator((gx, gy), z, method="cubic")
+    g = bc.from_scipy(rgi)
+    assert_close(g(xj), rgi(x64))
+    assert_close(jax.vmap(jax.grad(g))(xj)[:, 1], rgi(x64, nu=(0, 1)), scale=10)
+    assert np.isnan(float(g(jnp.asarray([[1.5, 1.0]]))[0]))  # bounds_error: NaN
+    with pytest.raises(TypeError, match="method 'linear' has no derivatives"):
+        bc.from_scipy(RegularGridInterpolator((gx, gy), z))
+    nd = NdBSpline((knots(3, 3, "uniform"),) * 2, RNG.normal(size=(7, 7, 3)), 3)
+    h = bc.from_scipy(nd)
+    assert h(xj[:, :1].repeat(2, -1) / 2).shape == (6, 3)
+    assert_close(h(xj / 2, (1, 2)), nd(x64 / 2, nu=(1, 2)), scale=100)
+
+
+def test_differentiable_callback_ndim():
+    """A user's N-D host code, unchanged: x (n, d), nu a tuple."""
+    nd = NdBSpline((knots(3, 3, "uniform"),) * 2, RNG.normal(size=(7, 7)), 3)
+    f = bc.differentiable_callback(lambda x, nu: nd(x, nu=nu), feature_shape=(), ndim=2)
+    xj = jnp.asarray(RNG.uniform(0, 1, (4, 2)), float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    assert callback_count(jax.hessian(f), xj[0]) == 1
+    H = jax.jit(jax.vmap(jax.hessian(f)))(xj)
+    assert_close(H[:, 0, 1], nd(x64, nu=(1, 1)), scale=100)
+    with pytest.raises(ValueError, match=r"`x` must have shape \(\.\.\., 2\)"):
+        f(jnp.ones((3, 3)))
+    with pytest.raises(ValueError, match="`ndim` must be >= 1"):
+        bc.differentiable_callback(lambda x, nu: x, feature_shape=(), ndim=0)
