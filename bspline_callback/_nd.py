@@ -37,6 +37,7 @@ from ._checks import (
     check_points_ndim,
     check_real_points,
 )
+from ._jax_knots import take_clipped
 from ._ladder import evaluate, is_traced
 from ._points import prepare, safe_points
 
@@ -105,26 +106,48 @@ class _Tensor:
         return cols, out_dtype
 
     def band(self, cols, nu):
-        """``(values (..., k_1+1, ..., k_d+1), first (..., d) int32, NaN rows)``."""
+        """The N-D band at prepared points: ``(products, first, NaN rows)``:
+        the ``prod(k_i + 1)`` products of the per-axis band values, C order,
+        as separate arrays of the points' shape, and the first column per
+        axis ``(..., d)`` int32 (0 on NaN rows)."""
         if self.backend == "callback":
-            x = (
-                jnp.stack([jnp.asarray(c) for c in cols], axis=-1)
-                if any(is_traced(c) for c in cols)
-                else np.stack([np.asarray(c) for c in cols], axis=-1)
-            )
+            traced = any(is_traced(c) for c in cols)
+            stack = jnp.stack if traced else np.stack
+            x = stack([jnp.asarray(c) if traced else np.asarray(c) for c in cols], -1)
             values, (first,) = evaluate(self.sources[0], x, nu)
-            bad = jnp.isnan(first).any(-1)
+            flat = values.reshape(values.shape[: -self.d] + (-1,))
+            products = [flat[..., j] for j in range(flat.shape[-1])]
         else:
-            values, firsts = None, []
+            products, firsts = [None], []
             for b, c, o in zip(self.bases, cols, nu, strict=True):
                 vals, first = b._levels._band(c, o)
-                band = jnp.stack(vals, axis=-1)
-                values = band if values is None else _outer(values, band)
+                products = [v if p is None else p * v for p in products for v in vals]
                 firsts.append(first)
             first = jnp.stack(firsts, axis=-1)
-            bad = jnp.isnan(first).any(-1)
+        bad = jnp.isnan(first).any(-1)
         first = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
-        return values, first, bad
+        return products, first, bad
+
+    def windows_of(self, c):
+        """``(table, index)``: row ``p`` of ``table`` holds the coefficients
+        of the window whose first functions are ``np.unravel_index(p,
+        n_i - k_i)`` (C order, ``prod(k_i + 1)`` of them), and ``index(first)``
+        the row of each point's window. One gather of a row per point, where
+        a gather per window entry would each be a pass over the points."""
+        starts = tuple(n - w + 1 for n, w in zip(self.sizes, self.windows, strict=True))
+        grids = np.meshgrid(*[np.arange(s) for s in starts], indexing="ij")
+        offsets = np.meshgrid(*[np.arange(w) for w in self.windows], indexing="ij")
+        flat = sum(
+            (g.reshape(-1, 1) + o.reshape(1, -1)) * int(np.prod(self.sizes[i + 1 :]))
+            for i, (g, o) in enumerate(zip(grids, offsets, strict=True))
+        )
+        table = jnp.take(c.reshape((-1,) + c.shape[self.d :]), flat, axis=0)
+        strides = [int(np.prod(starts[i + 1 :])) for i in range(self.d)]
+
+        def index(first):
+            return sum(first[..., i] * stride for i, stride in enumerate(strides))
+
+        return table, index
 
     def dense(self, cols, nu):
         if self.backend == "callback":
@@ -258,17 +281,14 @@ def bspline_nd(
         for col, b in zip(cols, tensor.bases, strict=True)
     ]
     bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
-    values, first, _ = tensor.band([s[1] for s in safe], order)
-    d, trailing = tensor.d, c.ndim - tensor.d
-    lead = first.shape[:-1]
-    index = []
-    for i, w in enumerate(tensor.windows):
-        shape = (1,) * len(lead) + (1,) * i + (w,) + (1,) * (d - 1 - i)
-        index.append(
-            first[..., i].reshape(lead + (1,) * d) + jnp.arange(w).reshape(shape)
-        )
-    window = c[tuple(index)]  # (..., k_1 + 1, ..., k_d + 1, *trailing)
-    weights = values.reshape(values.shape + (1,) * trailing)
-    res = (weights * window).sum(axis=tuple(range(len(lead), len(lead) + d)))
+    products, first, _ = tensor.band([s[1] for s in safe], order)
+    trailing = c.ndim - tensor.d
+    table, index = tensor.windows_of(c)
+    rows = take_clipped(table, index(first))  # (..., prod(k_i + 1), *trailing)
+    # Elementwise products over the points, not a reduction over the window
+    # (a slow library call on XLA's CPU backend).
+    lead = (...,) + (None,) * trailing
+    points = (slice(None),) * (first.ndim - 1)
+    res = sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
     res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
     return res if out_dtype is None else res.astype(out_dtype)

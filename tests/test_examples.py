@@ -36,6 +36,7 @@ EXAMPLES_WITH_TRUTH = [
     "measurement_error.py",
     "question_model.py",
     "scipy_interpolant.py",
+    "terrain_navigation.py",
 ]
 
 

@@ -1,0 +1,128 @@
+"""How fast are tensor-product splines? Cubic, n = 1e4 points, float32.
+
+Medians of interleaved repeats, ratios from the same run. value_and_grad of
+``sum(spline(x))`` in the points ``x`` (n, 2) and the coefficients ``c``:
+
+- at a 20 x 20 basis: ``bspline_nd`` (jax backend: per-axis bands
+  multiplied out, a gather of ``c``'s window) against interpax's
+  ``interp2d(method="cubic")`` on a 20 x 20 grid of values (the closest
+  peer, if installed) and the callback backend;
+- at a 50 x 50 basis: ``bspline_nd`` against the dense product
+  ``design_matrix_nd(x) @ c.ravel()``;
+- the callback backend's ``bspline_nd`` against its floor (an empty host
+  call of the same shapes through the package's route) plus its host work.
+
+Run: ``python benchmarks/nd.py [--quick]`` (--quick: n = 1e3).
+"""
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _common import bench, machine_line, timed_jit
+
+import bspline_callback as bc
+from bspline_callback._callback_backend import _TensorHost
+from bspline_callback._scipy_host import HostBasis
+
+try:
+    import interpax
+except ImportError:  # optional peer, for comparison only
+    interpax = None
+
+K = 3
+
+
+def problem(n, n_basis):
+    rng = np.random.default_rng(0)
+    dtype = jnp.result_type(float)
+    t = (bc.uniform_knots(0.0, 1.0, n_basis),) * 2
+    x = jnp.asarray(rng.uniform(0.01, 0.99, (n, 2)), dtype)
+    c = jnp.asarray(rng.normal(size=(n_basis, n_basis)), dtype)
+    return t, x, c
+
+
+def vg(loss, *args):
+    return timed_jit(jax.value_and_grad(loss, argnums=(0, 1)), *args)
+
+
+def spline_loss(t, backend):
+    return lambda x, c: jnp.sum(bc.bspline_nd(x, t, c, K, backend=backend))
+
+
+def dense_loss(t):
+    return lambda x, c: jnp.sum(bc.design_matrix_nd(x, t, K, backend="jax") @ c.ravel())
+
+
+def interpax_loss(grid):
+    return lambda x, f: jnp.sum(
+        interpax.interp2d(x[:, 0], x[:, 1], grid, grid, f, method="cubic")
+    )
+
+
+def floor_and_host(t, x):
+    """The callback's floor (an empty host call returning the packed band of
+    two levels' orders, the shape a value_and_grad fetches) and its host
+    work alone."""
+    orders = ((0, 0), (0, 1), (1, 0))
+    width = len(orders) * (K + 1) ** 2 + 2
+    zeros = np.zeros((x.shape[0], width), x.dtype)
+    empty = bc.differentiable_callback(lambda p, nu: zeros, feature_shape=width, ndim=2)
+    host = _TensorHost(tuple(HostBasis(ti, K) for ti in t), "band")
+    x64 = np.asarray(x, np.float64)
+    return timed_jit(lambda p: empty(p), x), lambda: host(
+        x64, orders, dtype=x.dtype.name
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 1e3")
+    args = parser.parse_args()
+    n = 1000 if args.quick else 10_000
+    print(f"{machine_line()}; n = {n}, value_and_grad in x and c, µs\n")
+    t, x, c = problem(n, 20)
+    fns = {
+        "jax bspline_nd": vg(spline_loss(t, "jax"), x, c),
+        "callback bspline_nd": vg(spline_loss(t, "callback"), x, c),
+    }
+    if interpax is not None:
+        grid = jnp.asarray(bc.uniform_knots(0.0, 1.0, 20)[3:-3], x.dtype)
+        grid = jnp.linspace(0.0, 1.0, 20, dtype=x.dtype)
+        fns["interpax interp2d"] = vg(interpax_loss(grid), x, c)
+    fns["floor"], fns["host"] = floor_and_host(t, x)
+    r = {k: v * 1e6 for k, v in bench(fns).items()}
+    ipx = r.get("interpax interp2d", float("nan"))
+    print("20 x 20 basis:\n")
+    print(
+        "| jax bspline_nd | interpax interp2d | interpax / jax | callback bspline_nd "
+        "| floor + host | callback / (floor + host) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    fh = r["floor"] + r["host"]
+    print(
+        f"| {r['jax bspline_nd']:.0f} | {ipx:.0f} | {ipx / r['jax bspline_nd']:.2f} "
+        f"| {r['callback bspline_nd']:.0f} | {fh:.0f} "
+        f"| {r['callback bspline_nd'] / fh:.2f} |\n"
+    )
+    t, x, c = problem(n, 50)
+    r = {
+        k: v * 1e6
+        for k, v in bench(
+            {
+                "bspline_nd": vg(spline_loss(t, "jax"), x, c),
+                "dense": vg(dense_loss(t), x, c),
+            }
+        ).items()
+    }
+    print("50 x 50 basis, jax backend:\n")
+    print("| bspline_nd | design_matrix_nd @ c | dense / bspline_nd |")
+    print("|---:|---:|---:|")
+    print(
+        f"| {r['bspline_nd']:.0f} | {r['dense']:.0f} | {r['dense'] / r['bspline_nd']:.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
