@@ -19,14 +19,16 @@ coordinate gives a NaN row), the end rule, the extrapolation modes.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from . import _callback_backend
-from ._band import dense_from_band
+from ._band import dense_from_band, expand_band
 from ._basis import BSplineBasis, _cached
 from ._checks import (
     check_backend,
@@ -106,10 +108,13 @@ class _Tensor:
         return cols, out_dtype
 
     def band(self, cols, nu):
-        """The N-D band at prepared points: ``(products, first, NaN rows)``:
-        the ``prod(k_i + 1)`` products of the per-axis band values, C order,
-        as separate arrays of the points' shape, and the first column per
-        axis ``(..., d)`` int32 (0 on NaN rows)."""
+        """The N-D band at prepared points: ``(values, first, NaN rows)``.
+
+        ``values``: on the callback backend the ``prod(k_i + 1)`` products
+        of the per-axis band values (C order) as separate arrays of the
+        points' shape; on the jax backend, per axis, its ``k_i + 1`` band
+        values (multiplied out by ``_contract``). ``first``: the first
+        column per axis ``(..., d)`` int32 (0 on NaN rows)."""
         if self.backend == "callback":
             traced = any(is_traced(c) for c in cols)
             stack = jnp.stack if traced else np.stack
@@ -118,10 +123,10 @@ class _Tensor:
             flat = values.reshape(values.shape[: -self.d] + (-1,))
             products = [flat[..., j] for j in range(flat.shape[-1])]
         else:
-            products, firsts = [None], []
+            products, firsts = [], []
             for b, c, o in zip(self.bases, cols, nu, strict=True):
                 vals, first = b._levels._band(c, o)
-                products = [v if p is None else p * v for p in products for v in vals]
+                products.append(tuple(vals))  # per axis: multiplied out later
                 firsts.append(first)
             first = jnp.stack(firsts, axis=-1)
         bad = jnp.isnan(first).any(-1)
@@ -168,11 +173,82 @@ class _Tensor:
         return out
 
 
-def _outer(a, b):
-    """``a (..., m...)`` times ``b (..., n)`` over new trailing axes."""
-    return a[..., None] * b.reshape(
-        b.shape[:-1] + (1,) * (a.ndim - b.ndim + 1) + b.shape[-1:]
-    )
+def _windowed(c, products, first, tensor):
+    """``sum_j products[j] * c[window_j]``: one gather per point of its
+    window's row from a table of ``c``'s windows, then elementwise products
+    over the points (a reduction over the small window axis is a slow
+    library call on XLA's CPU backend)."""
+    table, index = tensor.windows_of(c)
+    rows = take_clipped(table, index(first))  # (..., prod(k_i + 1), *trailing)
+    lead = (...,) + (None,) * (c.ndim - tensor.d)
+    points = (slice(None),) * (first.ndim - 1)
+    return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
+
+
+def _products(vals):
+    """Per-axis band values multiplied out, C order: ``prod(k_i + 1)`` arrays."""
+    products = [None]
+    for axis in vals:
+        products = [v if p is None else p * v for p in products for v in axis]
+    return products
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _contract(c, vals, first, tensor):
+    """The spline from the per-axis bands ``vals`` (a tuple per axis of its
+    ``k_i + 1`` arrays): ``_windowed`` of their products.
+
+    Linear in ``c``; its derivative rule writes the tangent in ``c`` through
+    the dense per-axis rows, whose transpose (the gradient in ``c``) is one
+    matrix product per axis where the gather's transpose would be a
+    scatter-add of every point's window.
+    """
+    return _windowed(c, _products(vals), first, tensor)
+
+
+def _contract_jvp(tensor, primals, tangents):
+    c, vals, first = primals
+    c_dot, vals_dot, _ = tangents
+    table, index = tensor.windows_of(c)
+    rows = take_clipped(table, index(first))
+    lead = (...,) + (None,) * (c.ndim - tensor.d)
+    points = (slice(None),) * (first.ndim - 1)
+
+    def combine(products):
+        return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
+
+    out = combine(_products(vals))
+    terms = []
+    for i, v_dot in enumerate(vals_dot):
+        if not all(isinstance(v, SymbolicZero) for v in v_dot):
+            # The product rule: axis i's band replaced by its tangent.
+            v_dot = tuple(
+                jnp.zeros_like(v) if isinstance(d, SymbolicZero) else d
+                for v, d in zip(vals[i], v_dot, strict=True)
+            )
+            terms.append(combine(_products(vals[:i] + (v_dot,) + vals[i + 1 :])))
+    if not isinstance(c_dot, SymbolicZero):
+        dense = [
+            expand_band(v, first[..., i], None, n)
+            for i, (v, n) in enumerate(zip(vals, tensor.sizes, strict=True))
+        ]
+        terms.append(_dense_contract(c_dot, dense))
+    return out, sum(terms) if terms else jnp.zeros_like(out)
+
+
+_contract.defjvp(_contract_jvp, symbolic_zeros=True)
+
+
+def _dense_contract(c, rows):
+    """``sum_{i_1..i_d} c[i_1, .., i_d, ...] rows_1[.., i_1] ... rows_d[.., i_d]``
+    by a matrix product with the first axis' rows, then the others."""
+    lead = rows[0].shape[:-1]
+    m = math.prod(lead)
+    flat = [r.reshape(m, r.shape[-1]) for r in rows]
+    out = jnp.tensordot(flat[0], c, axes=(1, 0))  # (m, n_2, .., n_d, *trailing)
+    for r in flat[1:]:
+        out = (out * r.reshape(r.shape + (1,) * (out.ndim - 2))).sum(axis=1)
+    return out.reshape(lead + c.shape[len(rows) :])
 
 
 def design_matrix_nd(
@@ -281,14 +357,11 @@ def bspline_nd(
         for col, b in zip(cols, tensor.bases, strict=True)
     ]
     bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
-    products, first, _ = tensor.band([s[1] for s in safe], order)
+    values, first, _ = tensor.band([s[1] for s in safe], order)
     trailing = c.ndim - tensor.d
-    table, index = tensor.windows_of(c)
-    rows = take_clipped(table, index(first))  # (..., prod(k_i + 1), *trailing)
-    # Elementwise products over the points, not a reduction over the window
-    # (a slow library call on XLA's CPU backend).
-    lead = (...,) + (None,) * trailing
-    points = (slice(None),) * (first.ndim - 1)
-    res = sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
+    if tensor.backend == "jax":
+        res = _contract(c, tuple(values), first, tensor)
+    else:
+        res = _windowed(c, values, first, tensor)
     res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
     return res if out_dtype is None else res.astype(out_dtype)
