@@ -10,7 +10,10 @@ Medians of interleaved repeats, ratios from the same run. value_and_grad of
 - at a 50 x 50 basis: ``bspline_nd`` against the dense product
   ``design_matrix_nd(x) @ c.ravel()``;
 - the callback backend's ``bspline_nd`` against its floor (an empty host
-  call of the same shapes through the package's route) plus its host work.
+  call of the same shapes through the package's route) plus its host work;
+- the jax backend's two ways to the gradient in ``c``, by basis size:
+  dense per-axis rows and a matrix product, or the transpose of the window
+  gather (a scatter-add); ``_nd.DENSE_C_MAX`` is the crossover.
 
 Run: ``python benchmarks/nd.py [--quick]`` (--quick: n = 1e3).
 """
@@ -23,6 +26,7 @@ import numpy as np
 from _common import bench, machine_line, timed_jit
 
 import bspline_callback as bc
+from bspline_callback import _nd
 from bspline_callback._callback_backend import _TensorHost
 from bspline_callback._scipy_host import HostBasis
 
@@ -119,9 +123,28 @@ def main():
     print("50 x 50 basis, jax backend:\n")
     print("| bspline_nd | design_matrix_nd @ c | dense / bspline_nd |")
     print("|---:|---:|---:|")
-    print(
-        f"| {r['bspline_nd']:.0f} | {r['dense']:.0f} | {r['dense'] / r['bspline_nd']:.2f} |"
-    )
+    ratio = r["dense"] / r["bspline_nd"]
+    print(f"| {r['bspline_nd']:.0f} | {r['dense']:.0f} | {ratio:.2f} |")
+
+
+def c_gradient_table(n):
+    saved, fns = _nd.DENSE_C_MAX, {}
+    sizes = (10, 20, 30, 40, 50)
+    for nb in sizes:
+        t, x, c = problem(n, nb)
+        for route, cap in (("dense", 10**12), ("scatter", 0)):
+            _nd.DENSE_C_MAX = cap  # read at trace time
+            f = vg(spline_loss(t, "jax"), x, c)
+            f()
+            fns[(nb, route)] = f
+    _nd.DENSE_C_MAX = saved
+    r = {k: v * 1e6 for k, v in bench(fns).items()}
+    print("\nthe gradient in c, jax backend, value_and_grad in x and c:\n")
+    print("| basis | dense rows | window scatter | scatter / dense |")
+    print("|---|---:|---:|---:|")
+    for nb in sizes:
+        d, s = r[(nb, "dense")], r[(nb, "scatter")]
+        print(f"| {nb} x {nb} | {d:.0f} | {s:.0f} | {s / d:.2f} |")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ from ._points import prepare, safe_points
 
 __all__ = ["bspline_nd", "design_matrix_nd"]
 
+#: Tensor products of up to this many basis functions take the gradient in
+#: ``c`` through dense per-axis rows (matrix products); larger ones through
+#: the transpose of the window gather (docs/performance.md).
+DENSE_C_MAX = 1600
+
 
 def _axes(func, t, k, extrapolate, backend):
     """Validate; the per-axis bases (cached) and the N-D sources."""
@@ -227,7 +232,9 @@ def _contract_jvp(tensor, primals, tangents):
                 for v, d in zip(vals[i], v_dot, strict=True)
             )
             terms.append(combine(_products(vals[:i] + (v_dot,) + vals[i + 1 :])))
-    if not isinstance(c_dot, SymbolicZero):
+    if not isinstance(c_dot, SymbolicZero) and math.prod(tensor.sizes) > DENSE_C_MAX:
+        terms.append(_windowed(c_dot, _products(vals), first, tensor))
+    elif not isinstance(c_dot, SymbolicZero):
         dense = [
             expand_band(v, first[..., i], None, n)
             for i, (v, n) in enumerate(zip(vals, tensor.sizes, strict=True))
