@@ -88,15 +88,19 @@ class _TensorHost:
         for _, _, b in per_axis:
             if b is not None:
                 bad |= b
+        firsts = np.stack([first for _, first, _ in per_axis], axis=-1)
+        if self.form == "band":
+            m = int(np.prod([basis.k + 1 for basis in self.axes]))
+            out = np.empty((n, len(orders) * m + d), dtype)
+            for j, o in enumerate(orders):
+                bands = [per_axis[i][0][nu] for i, nu in enumerate(o)]
+                _outer(bands, out[:, j * m : (j + 1) * m])  # written in place
+            out[:, len(orders) * m :] = firsts
+            out[bad] = np.nan
+            return (out,)
         values = [
             _outer([per_axis[i][0][nu] for i, nu in enumerate(o)]) for o in orders
         ]
-        firsts = np.stack([first for _, first, _ in per_axis], axis=-1)
-        if self.form == "band":
-            out = np.concatenate([v.reshape(n, -1) for v in values] + [firsts], axis=1)
-            out = out.astype(dtype)
-            out[bad] = np.nan
-            return (out,)
         return tuple(self._dense(v, firsts, bad, dtype) for v in values)
 
     def _dense(self, values, firsts, bad, dtype):
@@ -115,12 +119,40 @@ class _TensorHost:
         return dense
 
 
-def _outer(bands):
-    """``(n, k_1 + 1, ..., k_d + 1)``: the products of one row's bands."""
-    out = bands[0]
-    for b in bands[1:]:
-        out = out[..., None] * b.reshape(b.shape[0], *[1] * (out.ndim - 1), b.shape[1])
+def _outer(bands, out=None):
+    """``(n, k_1 + 1, ..., k_d + 1)``: the products of one row's bands;
+    with ``out`` (``(n, prod(k_i + 1))``, a view of any dtype), written
+    into it."""
+    prod = bands[0]
+    for b in bands[1:-1]:
+        prod = prod[..., None] * b.reshape(
+            b.shape[0], *[1] * (prod.ndim - 1), b.shape[1]
+        )
+    if len(bands) == 1:
+        if out is not None:
+            out[...] = prod
+        return prod
+    last = bands[-1]
+    shape = prod.shape + last.shape[1:]
+    last = last.reshape(last.shape[0], *[1] * (prod.ndim - 1), last.shape[1])
+    if out is None:
+        return prod[..., None] * last
+    target = out.reshape(shape) if out.flags.c_contiguous else None
+    if target is None:  # a strided view: write through an explicit reshape
+        target = np.lib.stride_tricks.as_strided(
+            out, shape, out.strides[:1] + _inner_strides(shape[1:], out.strides[1])
+        )
+    np.multiply(prod[..., None], last, out=target, casting="same_kind")
     return out
+
+
+def _inner_strides(shape, step):
+    """C-order strides of ``shape`` for contiguous elements ``step`` apart."""
+    strides, acc = [], step
+    for size in reversed(shape):
+        strides.append(acc)
+        acc *= size
+    return tuple(reversed(strides))
 
 
 @dataclasses.dataclass(frozen=True)
