@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, callback_count, float_dtype
+from helpers import assert_close, callback_count, float_dtype, scipy_basis
 from jax.test_util import check_grads
 from scipy.interpolate import NdBSpline, RectBivariateSpline, RegularGridInterpolator
 
@@ -246,3 +246,21 @@ def test_differentiable_callback_ndim():
         f(jnp.ones((3, 3)))
     with pytest.raises(ValueError, match="`ndim` must be >= 1"):
         bc.differentiable_callback(lambda x, nu: x, feature_shape=(), ndim=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", [True, "periodic", "linear", "constant"])
+def test_extrapolation_per_axis(backend, mode):
+    """Each mode applies per coordinate: the N-D basis is the product of the
+    1-D bases of scipy (with the Taylor continuation for "linear" and
+    "constant"), derivatives included."""
+    t = (knots(3, 3, "nonuniform"), knots(2, 2, "uniform"))
+    k = (3, 2)
+    x = jnp.asarray([[-0.3, 0.5], [0.4, 1.4], [1.2, -0.2], [0.5, 0.5]], float_dtype())
+    x64 = np.asarray(x, np.float64)
+    for nu in [(0, 0), (1, 0), (1, 1)]:
+        got = bc.design_matrix_nd(x, t, k, nu=nu, extrapolate=mode, backend=backend)
+        a = scipy_basis(x64[:, 0], t[0], 3, nu[0], mode)
+        b = scipy_basis(x64[:, 1], t[1], 2, nu[1], mode)
+        ref = (a[:, :, None] * b[:, None, :]).reshape(len(x), -1)
+        assert_close(got, ref, scale=100, err=f"{mode} {nu}")
