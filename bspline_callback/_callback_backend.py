@@ -173,11 +173,8 @@ class _TensorShapes:
             return tuple(arrays), ()
         (packed,) = arrays
         m, d = int(np.prod(self.windows)), len(self.windows)
-        lead = packed.shape[:-1]
-        levels = tuple(
-            packed[..., i * m : (i + 1) * m].reshape(lead + self.windows)
-            for i in range(len(orders))
-        )
+        # Flat windows (C order), as the contraction with c reads them.
+        levels = tuple(packed[..., i * m : (i + 1) * m] for i in range(len(orders)))
         return levels, (packed[..., packed.shape[-1] - d :],)
 
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-__all__ = ["LevelSource", "evaluate", "is_traced", "ladder"]
+__all__ = ["LevelSource", "evaluate", "is_traced", "ladder", "steps"]
 
 
 class LevelSource(abc.ABC):
@@ -93,7 +93,7 @@ def ladder(source: LevelSource, orders: tuple, x: jax.Array, ops: tuple) -> tupl
     return source.levels(x, ops, orders)
 
 
-def _steps(order: tuple, d: int) -> list[tuple]:
+def steps(order: tuple, d: int) -> list[tuple]:
     """``order + e_i`` for each coordinate ``i``."""
     return [tuple(o + (i == j) for j, o in enumerate(order)) for i in range(d)]
 
@@ -109,7 +109,7 @@ def _ladder_jvp(source, orders, primals, tangents):
     d = 1 if source.ndim is None else source.ndim
     # The orders and their neighbours from one call: primal and tangent
     # levels come back together.
-    wanted = sorted(set(orders).union(*(_steps(o, d) for o in orders)))
+    wanted = sorted(set(orders).union(*(steps(o, d) for o in orders)))
     levels, aux = ladder(source, tuple(wanted), x, ops)
     by_order = dict(zip(wanted, levels, strict=True))
     points = x.shape if source.ndim is None else x.shape[:-1]
@@ -124,7 +124,7 @@ def _ladder_jvp(source, orders, primals, tangents):
     tangent = []
     for o in orders:
         terms = [
-            times(by_order[s], xd) for s, xd in zip(_steps(o, d), x_dots, strict=True)
+            times(by_order[s], xd) for s, xd in zip(steps(o, d), x_dots, strict=True)
         ]
         tangent.append(functools.reduce(_tree_add, terms))
     primal = tuple(by_order[o] for o in orders)

@@ -40,7 +40,7 @@ from ._checks import (
     check_real_points,
 )
 from ._jax_knots import take_clipped
-from ._ladder import evaluate, is_traced
+from ._ladder import evaluate, is_traced, ladder, steps
 from ._points import prepare, safe_points
 
 __all__ = ["bspline_nd", "design_matrix_nd"]
@@ -125,8 +125,7 @@ class _Tensor:
             stack = jnp.stack if traced else np.stack
             x = stack([jnp.asarray(c) if traced else np.asarray(c) for c in cols], -1)
             values, (first,) = evaluate(self.sources[0], x, nu)
-            flat = values.reshape(values.shape[: -self.d] + (-1,))
-            products = [flat[..., j] for j in range(flat.shape[-1])]
+            products = [values[..., j] for j in range(values.shape[-1])]
         else:
             products, firsts = [], []
             for b, c, o in zip(self.bases, cols, nu, strict=True):
@@ -190,6 +189,96 @@ def _windowed(c, products, first, tensor):
     return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
 
 
+def _windowed_t(c, window, first, tensor):
+    """``_windowed`` as a reduction over the window ``(..., prod(k_i + 1))``
+    (the products stacked): for tangents in ``c``, whose transpose is then
+    one product per point and window entry (the sum of slices transposes
+    into a chain of padded adds)."""
+    table, index = tensor.windows_of(c)
+    rows = take_clipped(table, index(first))
+    lead = (...,) + (None,) * (c.ndim - tensor.d)
+    return jnp.sum(window[lead] * rows, axis=first.ndim - 1)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _gathered(c, products, first, tensor):
+    """``_windowed``, with ``_windowed_t`` for the tangent in ``c``."""
+    return _windowed(c, products, first, tensor)
+
+
+@functools.partial(_gathered.defjvp, symbolic_zeros=True)
+def _gathered_jvp(tensor, primals, tangents):
+    c, products, first = primals
+    c_dot, products_dot, _ = tangents
+    out = _windowed(c, products, first, tensor)
+    terms = []
+    if not all(isinstance(p, SymbolicZero) for p in products_dot):
+        dots = [
+            jnp.zeros_like(p) if isinstance(d, SymbolicZero) else d
+            for p, d in zip(products, products_dot, strict=True)
+        ]
+        terms.append(_windowed(c, dots, first, tensor))
+    if not isinstance(c_dot, SymbolicZero):
+        terms.append(_windowed_t(c_dot, jnp.stack(products, -1), first, tensor))
+    return out, sum(terms) if terms else jnp.zeros_like(out)
+
+
+def _host_levels(tensor, orders, x):
+    """The N-D band's levels ``orders`` at traced points ``(..., d)``: flat
+    windows ``(..., prod(k_i + 1))`` per order, and the first columns."""
+    levels, (first,) = ladder(tensor.sources[0], orders, x, ())
+    first = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
+    return levels, first
+
+
+def _level_sums(c, levels, first, tensor):
+    """Per level, the sum over its window of values times ``c``'s window
+    (``(..., *trailing)`` each), from one gather of the windows."""
+    table, index = tensor.windows_of(c)
+    rows = take_clipped(table, index(first))
+    trailing = c.ndim - tensor.d
+    return [
+        _windowed_rows(rows, [v[..., j] for j in range(v.shape[-1])], trailing)
+        for v in levels
+    ]
+
+
+def _windowed_rows(rows, products, trailing):
+    lead = (...,) + (None,) * trailing
+    points = (slice(None),) * (rows.ndim - 1 - trailing)
+    return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _host_spline(tensor, nu, c, x):
+    """The callback backend's spline of level ``nu`` at traced points.
+
+    Its derivative rule works on the spline, not on the basis: the
+    derivative in ``x_i`` is the spline of level ``nu + e_i`` (contracted
+    with ``c`` on the primal side, so the gradient in ``x`` is a product per
+    point), fetched in the same host call; the tangent in ``c`` is linear.
+    """
+    levels, first = _host_levels(tensor, (nu,), x)
+    return _level_sums(c, levels, first, tensor)[0]
+
+
+@functools.partial(_host_spline.defjvp, symbolic_zeros=True)
+def _host_spline_jvp(tensor, nu, primals, tangents):
+    c, x = primals
+    c_dot, x_dot = tangents
+    trailing = c.ndim - tensor.d
+    up = [] if isinstance(x_dot, SymbolicZero) else steps(nu, tensor.d)
+    levels, first = _host_levels(tensor, (nu, *up), x)
+    out, *slopes = _level_sums(c, levels, first, tensor)
+    terms = [
+        slopes[i] * x_dot[..., i].reshape(x_dot.shape[:-1] + (1,) * trailing)
+        for i in range(len(up))
+    ]
+    if not isinstance(c_dot, SymbolicZero):
+        terms.append(_windowed_t(c_dot, levels[0], first, tensor))
+    return out, sum(terms) if terms else jnp.zeros_like(out)
+
+
 def _products(vals):
     """Per-axis band values multiplied out, C order: ``prod(k_i + 1)`` arrays."""
     products = [None]
@@ -233,7 +322,8 @@ def _contract_jvp(tensor, primals, tangents):
             )
             terms.append(combine(_products(vals[:i] + (v_dot,) + vals[i + 1 :])))
     if not isinstance(c_dot, SymbolicZero) and math.prod(tensor.sizes) > DENSE_C_MAX:
-        terms.append(_windowed(c_dot, _products(vals), first, tensor))
+        window = jnp.stack(_products(vals), axis=-1)
+        terms.append(_windowed_t(c_dot, window, first, tensor))
     elif not isinstance(c_dot, SymbolicZero):
         dense = [
             expand_band(v, first[..., i], None, n)
@@ -364,11 +454,13 @@ def bspline_nd(
         for col, b in zip(cols, tensor.bases, strict=True)
     ]
     bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
-    values, first, _ = tensor.band([s[1] for s in safe], order)
+    points = [s[1] for s in safe]
     trailing = c.ndim - tensor.d
-    if tensor.backend == "jax":
-        res = _contract(c, tuple(values), first, tensor)
+    if tensor.backend == "callback" and is_traced(points):
+        res = _host_spline(tensor, order, c, jnp.stack(points, axis=-1))
     else:
-        res = _windowed(c, values, first, tensor)
+        values, first, _ = tensor.band(points, order)
+        contract = _contract if tensor.backend == "jax" else _gathered
+        res = contract(c, tuple(values), first, tensor)
     res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
     return res if out_dtype is None else res.astype(out_dtype)

@@ -119,6 +119,48 @@ def test_bspline_nd_matches_ndbspline(backend, extrapolate):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n_inner", [3, 40])  # 40: above _nd.DENSE_C_MAX
+@pytest.mark.parametrize("traced", [True, False])
+def test_bspline_nd_gradients_in_x_and_c(backend, n_inner, traced):
+    """value_and_grad of a weighted sum in the points and the coefficients
+    (trailing axes, random weights, a NaN row masked by ``jnp.where``)
+    against scipy: the gradient in ``x_i`` is the spline of ``nu = e_i``,
+    the gradient in ``c`` the basis rows' transpose times the weights;
+    jacfwd in ``c`` equals jacrev."""
+    t = (knots(3, n_inner, "nonuniform"), knots(2, 4, "uniform"))
+    k = (3, 2)
+    sizes = (len(t[0]) - 4, len(t[1]) - 3)
+    c = jnp.asarray(RNG.normal(size=sizes + (2,)), float_dtype())
+    x = np.r_[RNG.uniform(0, 1, (6, 2)), [[0.5, 1.5]]]  # the last row: NaN
+    w = RNG.normal(size=(7, 2))
+    xj = jnp.asarray(x, float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    ok = np.arange(7) < 6
+
+    def loss(p, c):
+        p = p if traced else xj  # concrete points: only c is traced
+        v = bc.bspline_nd(p, t, c, k, backend=backend)
+        return jnp.sum(jnp.where(ok[:, None], v, 0.0) * w)
+
+    value, (gx, gc) = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(xj, c)
+    c64 = np.asarray(c, np.float64)
+    a = scipy_basis(x64[:6, 0], t[0], 3)
+    b = scipy_basis(x64[:6, 1], t[1], 2)
+    rows = (a[:, :, None] * b[:, None, :]).reshape(6, -1)
+    assert_close(value, np.sum(rows @ c64.reshape(-1, 2) * w[:6]), scale=10)
+    ref_c = (rows.T @ w[:6]).reshape(c.shape)
+    assert_close(gc, ref_c, scale=10)
+    if traced:
+        for i, nu in enumerate([(1, 0), (0, 1)]):
+            slope = NdBSpline(t, c64, k)(x64[:6], nu=nu)
+            assert_close(gx[:6, i], np.sum(slope * w[:6], axis=-1), scale=10)
+        assert np.all(np.asarray(gx[6]) == 0)
+    fwd = jax.jacfwd(lambda c: bc.bspline_nd(xj[:6], t, c, k, backend=backend))(c)
+    rev = jax.jacrev(lambda c: bc.bspline_nd(xj[:6], t, c, k, backend=backend))(c)
+    np.testing.assert_allclose(np.asarray(fwd), np.asarray(rev), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_d1_equals_design_matrix(backend):
     t = knots(3, 4, "nonuniform")
     x = jnp.asarray(RNG.uniform(0, 1, 8), float_dtype())
