@@ -5,8 +5,14 @@ of interleaved repeats, so that the noise of a shared machine hits them
 alike. Only ratios from one run are meant to be compared.
 """
 
+import collections
+import glob
+import gzip
+import json
 import os
 import platform
+import resource
+import tempfile
 import time
 
 import jax
@@ -66,3 +72,36 @@ def machine_line():
         f"cores, jax {jax.__version__} ({jax.default_backend()}), dtype "
         f"{np.dtype(jnp.result_type(float)).name}"
     )
+
+
+def kernel_times(f, calls=50):
+    """µs per call of each XLA kernel (and the host call) that ``f`` runs,
+    from a ``jax.profiler`` trace of ``calls`` calls: ``{name: µs}``."""
+    for _ in range(5):
+        f()
+    with tempfile.TemporaryDirectory() as tmp:
+        with jax.profiler.trace(tmp):
+            for _ in range(calls):
+                f()
+        (path,) = glob.glob(os.path.join(tmp, "**", "*.trace.json.gz"), recursive=True)
+        with gzip.open(path) as fh:
+            events = json.load(fh)["traceEvents"]
+    out = collections.Counter()
+    for e in events:
+        name = e.get("name", "")
+        # XLA's kernels and the custom call are lower-case single words; the
+        # rest are Python frames ("$...") and the runtime's own spans.
+        if e.get("ph") == "X" and name[:1].islower() and " " not in name:
+            out[name] += e["dur"] / calls
+    return dict(out.most_common())
+
+
+def page_faults(f, calls=20):
+    """Minor page faults per call of ``f`` (memory the allocator handed back
+    to the system and takes again), after a warm-up."""
+    for _ in range(5):
+        f()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        f()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls

@@ -10,12 +10,19 @@ Medians of interleaved repeats, ratios from the same run. value_and_grad of
 - at a 50 x 50 basis: ``bspline_nd`` against the dense product
   ``design_matrix_nd(x) @ c.ravel()``;
 - the callback backend's ``bspline_nd`` against its floor (an empty host
-  call of the same shapes through the package's route) plus its host work;
+  call of the same shapes through the package's route) plus its host work,
+  and the minor page faults per call of each (glibc hands large freed
+  blocks back to the system, and a call that takes them again pays a
+  fault per page; ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
+  set high keep them);
 - the jax backend's two ways to the gradient in ``c``, by basis size:
   dense per-axis rows and a matrix product, or the transpose of the window
   gather (a scatter-add); ``_nd.DENSE_C_MAX`` is the crossover.
 
-Run: ``python benchmarks/nd.py [--quick]`` (--quick: n = 1e3).
+``--kernels``: instead, the XLA kernels (and the host call) each of the
+20 x 20 contenders runs, µs per call from a ``jax.profiler`` trace.
+
+Run: ``python benchmarks/nd.py [--quick] [--kernels]`` (--quick: n = 1e3).
 """
 
 import argparse
@@ -23,7 +30,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import bench, machine_line, timed_jit
+from _common import bench, kernel_times, machine_line, page_faults, timed_jit
 
 import bspline_callback as bc
 from bspline_callback import _nd
@@ -83,10 +90,14 @@ def floor_and_host(t, x):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 1e3")
+    parser.add_argument("--kernels", action="store_true", help="per-kernel times")
     args = parser.parse_args()
     n = 1000 if args.quick else 10_000
     print(f"{machine_line()}; n = {n}, value_and_grad in x and c, µs\n")
     t, x, c = problem(n, 20)
+    if args.kernels:
+        kernels(t, x, c)
+        return
     peers = {"jax bspline_nd": vg(spline_loss(t, "jax"), x, c)}
     if interpax is not None:
         grid = jnp.linspace(0.0, 1.0, 20, dtype=x.dtype)
@@ -113,6 +124,12 @@ def main():
         f"| {r['callback bspline_nd']:.0f} | {fh:.0f} "
         f"| {r['callback bspline_nd'] / fh:.2f} |\n"
     )
+    faults = {k: page_faults(f) for k, f in callback.items()}
+    print(
+        "minor page faults per call: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in faults.items())
+        + "\n"
+    )
     t, x, c = problem(n, 50)
     r = {
         k: v * 1e6
@@ -129,6 +146,25 @@ def main():
     ratio = r["dense"] / r["bspline_nd"]
     print(f"| {r['bspline_nd']:.0f} | {r['dense']:.0f} | {ratio:.2f} |")
     c_gradient_table(n)
+
+
+def kernels(t, x, c):
+    """Per contender at 20 x 20, its kernels by time, and their sum."""
+    fns = {
+        "jax bspline_nd": vg(spline_loss(t, "jax"), x, c),
+        "callback bspline_nd": vg(spline_loss(t, "callback"), x, c),
+    }
+    if interpax is not None:
+        grid = jnp.linspace(0.0, 1.0, 20, dtype=x.dtype)
+        fns["interpax interp2d"] = vg(interpax_loss(grid), x, c)
+    for name, f in fns.items():
+        times = kernel_times(f)
+        print(f"{name}: {len(times)} kernels, {sum(times.values()):.0f} µs in all\n")
+        print("| kernel | µs |\n|---|---:|")
+        for kernel, us in times.items():
+            if us >= 1:
+                print(f"| {kernel} | {us:.0f} |")
+        print()
 
 
 def c_gradient_table(n):
