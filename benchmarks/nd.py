@@ -34,7 +34,7 @@ from _common import bench, kernel_times, machine_line, page_faults, timed_jit
 
 import bspline_callback as bc
 from bspline_callback import _nd
-from bspline_callback._callback_backend import _TensorHost
+from bspline_callback._callback_backend import _TensorHost, _TensorShapes
 from bspline_callback._scipy_host import HostBasis
 
 try:
@@ -74,13 +74,15 @@ def interpax_loss(grid):
 
 def floor_and_host(t, x):
     """The callback's floor (an empty host call returning the packed band of
-    two levels' orders, the shape a value_and_grad fetches) and its host
-    work alone."""
+    the orders a value_and_grad fetches, in its shape) and its host work
+    alone."""
     orders = ((0, 0), (0, 1), (1, 0))
-    width = len(orders) * (K + 1) ** 2 + 2
+    hosts = tuple(HostBasis(ti, K) for ti in t)
+    shapes = _TensorShapes((K + 1,) * 2, hosts[0].n_basis * hosts[1].n_basis, "band")
+    ((width,),) = shapes(orders)
     zeros = np.zeros((x.shape[0], width), x.dtype)
     empty = bc.differentiable_callback(lambda p, nu: zeros, feature_shape=width, ndim=2)
-    host = _TensorHost(tuple(HostBasis(ti, K) for ti in t), "band")
+    host = _TensorHost(hosts, "band")
     x64 = np.asarray(x, np.float64)
     return timed_jit(lambda p: empty(p), x), lambda: host(
         x64, orders, dtype=x.dtype.name

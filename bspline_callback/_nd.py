@@ -7,8 +7,8 @@ values: the N-D band.
 
 - callback backend: one level source with ``ndim = d`` (one host call per
   differentiation level: the ladder asks for the orders and their
-  neighbours ``o + e_i`` at once), scipy's per-axis bands multiplied out on
-  the host;
+  neighbours ``o + e_i`` at once): scipy's per-axis bands of every level
+  those orders need, multiplied out in XLA by the source's unpacking;
 - jax backend: the tensor product of the per-axis 1-D bands in JAX, each
   axis on its own 1-D ladder; no host call.
 
