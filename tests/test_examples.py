@@ -48,8 +48,15 @@ def recovery(out):
     for line in lines:
         if not line.strip():
             break
+        # Names may hold spaces ("offset x"): the six numbers are the last
+        # columns (true, mean, sd, z, 5%, 95%).
         cols = line.split()
-        z[cols[0]] = float(cols[4])
+        name = " ".join(cols[:-6])
+        assert name and name not in z, line
+        z[name] = float(cols[-3])
+    (largest,) = [ln for ln in out.splitlines() if ln.startswith("largest |z|:")]
+    # The table read back agrees with the example's own summary line.
+    assert abs(max(abs(v) for v in z.values()) - float(largest.split(":")[1])) < 0.01
     (nan_free,) = [ln for ln in out.splitlines() if ln.startswith("NaN-free:")]
     return z, nan_free == "NaN-free: True"
 
@@ -81,11 +88,12 @@ def test_recovery_parser_reads_a_failing_table():
     out = (
         "       parameter      true      mean       sd      z        5%       95%\n"
         "               a    0.0500    0.9000   0.0100  85.00    0.8800    0.9200\n"
+        "        offset x    3.4000    3.4445   0.0203   2.19    3.4118    3.4790\n"
         "           sigma    0.1000    0.1000   0.0100   0.00    0.0900    0.1100\n"
         "\nlargest |z|: 85.00\nNaN-free: False\n"
     )
     z, nan_free = recovery(out)
-    assert z == {"a": 85.0, "sigma": 0.0} and not nan_free
+    assert z == {"a": 85.0, "offset x": 2.19, "sigma": 0.0} and not nan_free
 
 
 def _without_ess_and_rhat(summary):
