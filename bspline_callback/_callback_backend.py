@@ -71,10 +71,10 @@ def sources(knots, k, extrapolate, name, op_grad_error):
 @dataclasses.dataclass(frozen=True, eq=False)
 class _TensorHost:
     """``HostCall.fn`` for a tensor-product basis: per axis the bands of the
-    levels the orders ask for. ``form`` "band": per axis its bands (levels
-    in :func:`_axis_levels` order), then the first column per axis (as
-    floats), multiplied out by ``_TensorShapes.unpack`` in XLA; "dense": per
-    order the dense rows, C order."""
+    levels the orders ask for. ``form`` "band": per axis its bands (laid out
+    by :func:`_band_blocks`), then the first column per axis (as floats),
+    multiplied out by ``_TensorShapes.unpack`` in XLA; "dense": per order
+    the dense rows, C order."""
 
     axes: tuple  # HostBasis per coordinate
     form: str
@@ -94,15 +94,12 @@ class _TensorHost:
             # The products are left to XLA, which fuses them into their
             # consumers: numpy's products over windows of k + 1 were half the
             # host's time, and the packed array is smaller.
-            bands = [
-                per_axis[i][0][nu] for i in range(d) for nu in _axis_levels(orders, i)
-            ]
-            out = np.empty((n, sum(b.shape[1] for b in bands) + d), dtype)
-            offset = 0
-            for b in bands:
-                out[:, offset : offset + b.shape[1]] = b
-                offset += b.shape[1]
-            out[:, offset:] = firsts
+            windows = tuple(basis.k + 1 for basis in self.axes)
+            blocks, width = _band_blocks(orders, windows)
+            out = np.empty((n, width + d), dtype)
+            for i, nu, start, stop in blocks:
+                out[:, start:stop] = per_axis[i][0][nu]
+            out[:, width:] = firsts
             out[bad] = np.nan
             return (out,)
         values = [
@@ -126,40 +123,12 @@ class _TensorHost:
         return dense
 
 
-def _outer(bands, out=None):
-    """``(n, k_1 + 1, ..., k_d + 1)``: the products of one row's bands;
-    with ``out`` (``(n, prod(k_i + 1))``, a view of any dtype), written
-    into it."""
+def _outer(bands):
+    """``(n, k_1 + 1, ..., k_d + 1)``: the products of each row's bands."""
     prod = bands[0]
-    for b in bands[1:-1]:
-        prod = prod[..., None] * b.reshape(
-            b.shape[0], *[1] * (prod.ndim - 1), b.shape[1]
-        )
-    if len(bands) == 1:
-        if out is not None:
-            out[...] = prod
-        return prod
-    last = bands[-1]
-    shape = prod.shape + last.shape[1:]
-    last = last.reshape(last.shape[0], *[1] * (prod.ndim - 1), last.shape[1])
-    if out is None:
-        return prod[..., None] * last
-    target = out.reshape(shape) if out.flags.c_contiguous else None
-    if target is None:  # a strided view: write through an explicit reshape
-        target = np.lib.stride_tricks.as_strided(
-            out, shape, out.strides[:1] + _inner_strides(shape[1:], out.strides[1])
-        )
-    np.multiply(prod[..., None], last, out=target, casting="same_kind")
-    return out
-
-
-def _inner_strides(shape, step):
-    """C-order strides of ``shape`` for contiguous elements ``step`` apart."""
-    strides, acc = [], step
-    for size in reversed(shape):
-        strides.append(acc)
-        acc *= size
-    return tuple(reversed(strides))
+    for b in bands[1:]:
+        prod = prod[..., None] * b.reshape(b.shape[0], *[1] * (prod.ndim - 1), -1)
+    return prod
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,11 +142,8 @@ class _TensorShapes:
     def __call__(self, orders):
         if self.form == "dense":
             return ((self.n_columns,),) * len(orders)
-        d = len(self.windows)
-        width = sum(
-            len(_axis_levels(orders, i)) * w for i, w in enumerate(self.windows)
-        )
-        return ((width + d,),)
+        _, width = _band_blocks(orders, self.windows)
+        return ((width + len(self.windows),),)
 
     def unpack(self, arrays, orders):
         """Per order the product of its axes' bands, flat windows (C order,
@@ -185,32 +151,35 @@ class _TensorShapes:
         if self.form == "dense":
             return tuple(arrays), ()
         (packed,) = arrays
-        d = len(self.windows)
-        bands, offset = [], 0
-        for i, w in enumerate(self.windows):
-            levels = _axis_levels(orders, i)
-            bands.append(
-                {
-                    nu: packed[..., offset + j * w : offset + (j + 1) * w]
-                    for j, nu in enumerate(levels)
-                }
-            )
-            offset += len(levels) * w
+        blocks, width = _band_blocks(orders, self.windows)
+        bands = {(i, nu): packed[..., start:stop] for i, nu, start, stop in blocks}
         lead = packed.shape[:-1]
         out = []
         for o in orders:
-            prod = bands[0][o[0]]
-            for i in range(1, d):
-                prod = (prod[..., :, None] * bands[i][o[i]][..., None, :]).reshape(
+            prod = bands[0, o[0]]
+            for i in range(1, len(o)):
+                prod = (prod[..., :, None] * bands[i, o[i]][..., None, :]).reshape(
                     lead + (-1,)
                 )
             out.append(prod)
-        return tuple(out), (packed[..., offset:],)
+        return tuple(out), (packed[..., width:],)
 
 
 def _axis_levels(orders, i):
     """The derivative levels of axis ``i`` that ``orders`` ask for, sorted."""
     return sorted({o[i] for o in orders})
+
+
+def _band_blocks(orders, windows):
+    """The packed band's layout, shared by its writer and its reader:
+    ``([(axis, level, start, stop), ...], width)``, axis by axis, each
+    level's ``k_i + 1`` values in columns ``start:stop``."""
+    blocks, start = [], 0
+    for i, w in enumerate(windows):
+        for nu in _axis_levels(orders, i):
+            blocks.append((i, nu, start, start + w))
+            start += w
+    return blocks, start
 
 
 def nd_sources(axes, name):

@@ -113,7 +113,7 @@ class _Tensor:
         return cols, out_dtype
 
     def band(self, cols, nu):
-        """The N-D band at prepared points: ``(values, first, NaN rows)``.
+        """The N-D band at prepared points: ``(values, first)``.
 
         ``values``: on the callback backend the ``prod(k_i + 1)`` products
         of the per-axis band values (C order) as separate arrays of the
@@ -121,10 +121,7 @@ class _Tensor:
         values (multiplied out by ``_contract``). ``first``: the first
         column per axis ``(..., d)`` int32 (0 on NaN rows)."""
         if self.backend == "callback":
-            traced = any(is_traced(c) for c in cols)
-            stack = jnp.stack if traced else np.stack
-            x = stack([jnp.asarray(c) if traced else np.asarray(c) for c in cols], -1)
-            values, (first,) = evaluate(self.sources[0], x, nu)
+            values, (first,) = evaluate(self.sources[0], _stacked(cols), nu)
             products = [values[..., j] for j in range(values.shape[-1])]
         else:
             products, firsts = [], []
@@ -133,16 +130,15 @@ class _Tensor:
                 products.append(tuple(vals))  # per axis: multiplied out later
                 firsts.append(first)
             first = jnp.stack(firsts, axis=-1)
-        bad = jnp.isnan(first).any(-1)
-        first = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
-        return products, first, bad
+        return products, _column_index(first)
 
-    def windows_of(self, c):
-        """``(table, index)``: row ``p`` of ``table`` holds the coefficients
-        of the window whose first functions are ``np.unravel_index(p,
-        n_i - k_i)`` (C order, ``prod(k_i + 1)`` of them), and ``index(first)``
-        the row of each point's window. One gather of a row per point, where
-        a gather per window entry would each be a pass over the points."""
+    def rows(self, c, first):
+        """Each point's window of ``c``: ``(..., prod(k_i + 1), *trailing)``,
+        C order, for first columns ``first`` ``(..., d)``. Row ``p`` of a
+        table holds the coefficients of the window whose first functions
+        are ``np.unravel_index(p, n_i - k_i)``: one gather of a row per
+        point, where a gather per window entry would each be a pass over the
+        points."""
         starts = tuple(n - w + 1 for n, w in zip(self.sizes, self.windows, strict=True))
         grids = np.meshgrid(*[np.arange(s) for s in starts], indexing="ij")
         offsets = np.meshgrid(*[np.arange(w) for w in self.windows], indexing="ij")
@@ -152,20 +148,12 @@ class _Tensor:
         )
         table = jnp.take(c.reshape((-1,) + c.shape[self.d :]), flat, axis=0)
         strides = [int(np.prod(starts[i + 1 :])) for i in range(self.d)]
-
-        def index(first):
-            return sum(first[..., i] * stride for i, stride in enumerate(strides))
-
-        return table, index
+        index = sum(first[..., i] * stride for i, stride in enumerate(strides))
+        return take_clipped(table, index)
 
     def dense(self, cols, nu):
         if self.backend == "callback":
-            traced = any(is_traced(c) for c in cols)
-            stack = jnp.stack if traced else np.stack
-            x = stack(
-                [jnp.asarray(c) if traced else np.asarray(c) for c in cols], axis=-1
-            )
-            return evaluate(self.sources[1], x, nu)[0]
+            return evaluate(self.sources[1], _stacked(cols), nu)[0]
         out = None
         for b, c, o in zip(self.bases, cols, nu, strict=True):
             rows = dense_from_band(*b._levels._band(c, o), b.n_basis)
@@ -177,15 +165,31 @@ class _Tensor:
         return out
 
 
+def _stacked(cols):
+    """The prepared per-axis points as one ``(..., d)`` array (numpy while
+    all are concrete, which keeps them on the eager route)."""
+    if any(is_traced(c) for c in cols):
+        return jnp.stack([jnp.asarray(c) for c in cols], axis=-1)
+    return np.stack([np.asarray(c) for c in cols], axis=-1)
+
+
+def _column_index(first):
+    """Float first columns (NaN on NaN rows) as int32 indices, 0 there."""
+    return jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
+
+
 def _windowed(c, products, first, tensor):
     """``sum_j products[j] * c[window_j]``: one gather per point of its
-    window's row from a table of ``c``'s windows, then elementwise products
-    over the points (a reduction over the small window axis is a slow
-    library call on XLA's CPU backend)."""
-    table, index = tensor.windows_of(c)
-    rows = take_clipped(table, index(first))  # (..., prod(k_i + 1), *trailing)
-    lead = (...,) + (None,) * (c.ndim - tensor.d)
-    points = (slice(None),) * (first.ndim - 1)
+    window (``_Tensor.rows``), then :func:`_windowed_rows`."""
+    return _windowed_rows(tensor.rows(c, first), products, c.ndim - tensor.d)
+
+
+def _windowed_rows(rows, products, trailing):
+    """``sum_j products[j] * rows[..., j, *trailing]`` as elementwise
+    products over the points (a reduction over the small window axis is a
+    slow library call on XLA's CPU backend)."""
+    lead = (...,) + (None,) * trailing
+    points = (slice(None),) * (rows.ndim - 1 - trailing)
     return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
 
 
@@ -194,10 +198,8 @@ def _windowed_t(c, window, first, tensor):
     (the products stacked): for tangents in ``c``, whose transpose is then
     one product per point and window entry (the sum of slices transposes
     into a chain of padded adds)."""
-    table, index = tensor.windows_of(c)
-    rows = take_clipped(table, index(first))
     lead = (...,) + (None,) * (c.ndim - tensor.d)
-    return jnp.sum(window[lead] * rows, axis=first.ndim - 1)
+    return jnp.sum(window[lead] * tensor.rows(c, first), axis=first.ndim - 1)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
@@ -227,26 +229,17 @@ def _host_levels(tensor, orders, x):
     """The N-D band's levels ``orders`` at traced points ``(..., d)``: flat
     windows ``(..., prod(k_i + 1))`` per order, and the first columns."""
     levels, (first,) = ladder(tensor.sources[0], orders, x, ())
-    first = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
-    return levels, first
+    return levels, _column_index(first)
 
 
 def _level_sums(c, levels, first, tensor):
     """Per level, the sum over its window of values times ``c``'s window
     (``(..., *trailing)`` each), from one gather of the windows."""
-    table, index = tensor.windows_of(c)
-    rows = take_clipped(table, index(first))
-    trailing = c.ndim - tensor.d
+    rows, trailing = tensor.rows(c, first), c.ndim - tensor.d
     return [
         _windowed_rows(rows, [v[..., j] for j in range(v.shape[-1])], trailing)
         for v in levels
     ]
-
-
-def _windowed_rows(rows, products, trailing):
-    lead = (...,) + (None,) * trailing
-    points = (slice(None),) * (rows.ndim - 1 - trailing)
-    return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -303,13 +296,10 @@ def _contract(c, vals, first, tensor):
 def _contract_jvp(tensor, primals, tangents):
     c, vals, first = primals
     c_dot, vals_dot, _ = tangents
-    table, index = tensor.windows_of(c)
-    rows = take_clipped(table, index(first))
-    lead = (...,) + (None,) * (c.ndim - tensor.d)
-    points = (slice(None),) * (first.ndim - 1)
+    rows, trailing = tensor.rows(c, first), c.ndim - tensor.d
 
     def combine(products):
-        return sum(p[lead] * rows[points + (j,)] for j, p in enumerate(products))
+        return _windowed_rows(rows, products, trailing)
 
     out = combine(_products(vals))
     terms = []
@@ -459,7 +449,7 @@ def bspline_nd(
     if tensor.backend == "callback" and is_traced(points):
         res = _host_spline(tensor, order, c, jnp.stack(points, axis=-1))
     else:
-        values, first, _ = tensor.band(points, order)
+        values, first = tensor.band(points, order)
         contract = _contract if tensor.backend == "jax" else _gathered
         res = contract(c, tuple(values), first, tensor)
     res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
