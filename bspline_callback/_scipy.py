@@ -171,23 +171,15 @@ def _from_scipy_nd(obj):
     return row_function(_NdHost(obj), obj.c.shape[d:], name, d)
 
 
-class _NdHost:
-    """``host_fn(x, nu) = obj(x, nu=nu)`` for an ``NdBSpline``."""
+class _NdHost(_ScipyHost):
+    """``host_fn(x, nu) = obj(x, nu=nu)`` for an ``NdBSpline`` (points as
+    rows, so no axis to move)."""
 
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
+    __slots__ = ()
 
     def __call__(self, x, nu):
         with np.errstate(all="ignore"):
             return self.obj(x, nu=nu)
-
-    def __getstate__(self):
-        return self.obj
-
-    def __setstate__(self, obj):
-        self.obj = obj
 
 
 class _ClampedHost(_NdHost):
