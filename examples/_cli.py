@@ -90,8 +90,6 @@ def report(rows, wall_time, mcmc=None):
     truth was not recovered (tests/test_examples.py reads these lines).
     Returns the largest ``|z|``.
     """
-    import jax
-
     print(
         f"\n{'parameter':>16} {'true':>9} {'mean':>9} {'sd':>8} {'z':>6}"
         f" {'5%':>9} {'95%':>9}"
@@ -110,13 +108,8 @@ def report(rows, wall_time, mcmc=None):
     print(f"\nlargest |z|: {max_z:.2f}")
     print(f"NaN-free: {finite}")
     if mcmc is not None:
-        diverging = np.asarray(mcmc.get_extra_fields()["diverging"])
-        print(
-            f"divergent transitions: {int(diverging.sum())} of {diverging.size}"
-            f" ({100 * diverging.mean():.1f}%)"
-        )
-    print(f"64-bit floats: {jax.config.jax_enable_x64}")
-    print(f"sampling wall time: {wall_time:.1f} s")
+        _print_divergences(mcmc)
+    _print_run(wall_time)
     return max_z
 
 
@@ -124,23 +117,33 @@ def report_sampling(mcmc, wall_time, sites, deterministic=()):
     """Print the divergent transitions, the largest r_hat and the smallest
     bulk ESS over the sampled sites (all but ``deterministic``), and the ESS
     per second of ``sites``."""
-    import jax
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
-    diverging = np.asarray(mcmc.get_extra_fields()["diverging"])
     samples = mcmc.get_samples(group_by_chain=True)
     sampled = {k: np.asarray(v) for k, v in samples.items() if k not in deterministic}
     rhat = max(float(np.nanmax(split_gelman_rubin(v))) for v in sampled.values())
     ess = {k: float(np.min(effective_sample_size(v))) for k, v in sampled.items()}
-    print(
-        f"divergent transitions: {int(diverging.sum())} of {diverging.size}"
-        f" ({100 * diverging.mean():.1f}%)"
-    )
+    _print_divergences(mcmc)
     print(f"largest r_hat: {rhat:.3f}; smallest ESS: {min(ess.values()):.0f}")
     for site in sites:
         print(
             f"ESS of {site}: {ess[site]:.0f} ({ess[site] / wall_time:.1f} per second)"
         )
+    _print_run(wall_time)
+
+
+def _print_divergences(mcmc):
+    diverging = np.asarray(mcmc.get_extra_fields()["diverging"])
+    print(
+        f"divergent transitions: {int(diverging.sum())} of {diverging.size}"
+        f" ({100 * diverging.mean():.1f}%)"
+    )
+
+
+def _print_run(wall_time):
+    """The lines every example ends with (tests/test_examples.py reads them)."""
+    import jax
+
     print(f"64-bit floats: {jax.config.jax_enable_x64}")
     print(f"sampling wall time: {wall_time:.1f} s")
 
