@@ -12,6 +12,7 @@ import numpy as np
 
 from ._checks import check_order, check_orders, check_points_ndim, check_real_points
 from ._ladder import evaluate
+from ._scipy_host import snap_ends
 from ._sources import HostLevels
 
 __all__ = ["differentiable_callback", "row_function"]
@@ -99,9 +100,12 @@ def differentiable_callback(
     return row_function(host_fn, fshape, name, ndim)
 
 
-def row_function(host_fn: Callable, feature_shape: tuple, name: str, ndim=None):
-    """``f(x, nu)`` for a checked ``host_fn(x, nu)``."""
-    return RowFunction(host_fn, tuple(feature_shape), name, ndim)
+def row_function(
+    host_fn: Callable, feature_shape: tuple, name: str, ndim=None, ends=None
+):
+    """``f(x, nu)`` for a checked ``host_fn(x, nu)``; ``ends``: the domain's
+    ``(lo, hi)`` per coordinate, for the end rule (None: no domain)."""
+    return RowFunction(host_fn, tuple(feature_shape), name, ndim, ends)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +115,16 @@ class _RowHost:
     host_fn: Callable
     name: str
     ndim: int | None = None
+    ends: tuple | None = None  # (lo, hi) per coordinate: the end rule
 
     def __call__(self, x, orders, *, dtype):
+        if self.ends is not None:
+            cols = x.reshape(x.shape[0], -1)  # (n, d); 1-D as one column
+            snapped = [
+                snap_ends(cols[:, i], lo, hi, dtype)
+                for i, (lo, hi) in enumerate(self.ends)
+            ]
+            x = np.stack(snapped, axis=-1).reshape(x.shape)
         out = []
         for order in orders:
             nu = order[0] if self.ndim is None else order
@@ -137,13 +149,21 @@ class RowFunction:
     host function, feature shape and name.
     """
 
-    __slots__ = ("host_fn", "feature_shape", "name", "ndim", "_source", "__weakref__")
+    __slots__ = (
+        "host_fn",
+        "feature_shape",
+        "name",
+        "ndim",
+        "ends",
+        "_source",
+        "__weakref__",
+    )
 
-    def __init__(self, host_fn, feature_shape, name, ndim=None):
+    def __init__(self, host_fn, feature_shape, name, ndim=None, ends=None):
         self.host_fn, self.feature_shape, self.name = host_fn, feature_shape, name
-        self.ndim = ndim
+        self.ndim, self.ends = ndim, ends
         self._source = HostLevels(
-            _RowHost(host_fn, name, ndim),
+            _RowHost(host_fn, name, ndim, ends),
             lambda orders: (feature_shape,) * len(orders),
             name=name,
             ndim=ndim,
@@ -159,7 +179,10 @@ class RowFunction:
         return evaluate(self._source, x, order)[0]
 
     def __reduce__(self):
-        return (RowFunction, (self.host_fn, self.feature_shape, self.name, self.ndim))
+        return (
+            RowFunction,
+            (self.host_fn, self.feature_shape, self.name, self.ndim, self.ends),
+        )
 
     def __repr__(self):
         return f"<{self.name} function, feature_shape={self.feature_shape}>"

@@ -35,6 +35,12 @@ def _check_n_basis(func: str, n_basis: Any, k: int) -> int:
 
 
 def _check_bound(func: str, name: str, value: Any) -> float:
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{func}: `{name}` must be concrete (a Python or numpy number), got "
+            f"a traced value {value!r}. Knots fix the basis and are built once "
+            "from data, outside jit and outside the model."
+        )
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -41,7 +41,7 @@ from ._checks import (
 )
 from ._jax_knots import take_clipped
 from ._ladder import evaluate, is_traced, ladder, steps
-from ._points import prepare, safe_points
+from ._points import float_dtype as _float_dtype, prepare, report_outside, safe_points
 
 __all__ = ["bspline_nd", "design_matrix_nd"]
 
@@ -105,11 +105,18 @@ class _Tensor:
         x = jnp.asarray(x) if is_traced(x) else np.asarray(x)
         check_points_ndim(func, x.shape, self.d)
         cols, out_dtype = [], None
-        for i, b in enumerate(self.bases):
+        ends = [b._levels.ends for b in self.bases]
+        for i, end in enumerate(ends):
             xi, out_dtype = prepare(
-                func, x[..., i], b._levels.ends, self.extrapolate, False
+                func, x[..., i], end, self.extrapolate, False, report=False
             )
             cols.append(xi)
+        if self.extrapolate is False:
+            # One report for all coordinates: a point outside in several
+            # counts once.
+            traced = is_traced(x)
+            columns = [x[..., i] for i in range(self.d)]
+            report_outside(func, columns, ends, _float_dtype(x, traced))
         return cols, out_dtype
 
     def band(self, cols, nu):
@@ -163,6 +170,12 @@ class _Tensor:
                 )
             out = rows
         return out
+
+
+def _empty(cols, trailing, out_dtype):
+    """The result for no points: its shape is static, and nothing to compute."""
+    dtype = out_dtype or jnp.result_type(float, cols[0].dtype)
+    return jnp.zeros(cols[0].shape + tuple(trailing), dtype)
 
 
 def _stacked(cols):
@@ -389,6 +402,8 @@ def design_matrix_nd(
     tensor = _axes(func, t, k, extrapolate, backend)
     order = check_orders(func, nu, tensor.d, "nu")
     cols, out_dtype = tensor.points(func, x)
+    if cols[0].size == 0:
+        return _empty(cols, (math.prod(tensor.sizes),), out_dtype)
     out = tensor.dense(cols, order)
     return out if out_dtype is None else out.astype(out_dtype)
 
@@ -439,6 +454,8 @@ def bspline_nd(
             f"of basis functions per axis), got shape {c.shape}."
         )
     cols, out_dtype = tensor.points(func, x)
+    if cols[0].size == 0:
+        return _empty(cols, c.shape[tensor.d :], out_dtype)
     safe = [
         safe_points(col, b._levels.ends, tensor.extrapolate, False)
         for col, b in zip(cols, tensor.bases, strict=True)

@@ -70,7 +70,10 @@ def from_scipy(obj) -> Callable[..., jax.Array]:
         extrapolation semantics hold (``obj.extrapolate`` False: NaN outside
         the breakpoints; True: the end pieces continue; ``"periodic"``:
         wrapped), and NaN wherever scipy gives NaN (NaN ``x``, infinite ``x``
-        for most objects); nothing raises inside a traced computation.
+        for most objects); nothing raises inside a traced computation. A
+        point equal to an end of the domain (base interval, breakpoints,
+        grid or box) rounded to its own dtype counts as that end, as in
+        :func:`design_matrix`: float32 data at the grid's edges is inside.
         ``d/dx f(x, nu) = f(x, nu + 1)``, so ``f`` works under ``jit``,
         ``vmap`` and ``grad``/``jacfwd``/``jacrev``/``hessian`` to any order,
         with one host call per derivative level.
@@ -116,7 +119,12 @@ def from_scipy(obj) -> Callable[..., jax.Array]:
     # BSpline c is (n, *s), PPoly c is (order, pieces, *s).
     feature_shape = obj.c.shape[1:] if isinstance(obj, BSpline) else obj.c.shape[2:]
     name = f"from_scipy({type(obj).__name__})"
-    return row_function(_ScipyHost(obj), feature_shape, name)
+    if isinstance(obj, BSpline):
+        k, t = obj.k, obj.t
+        ends = ((float(t[k]), float(t[len(t) - k - 1])),)
+    else:
+        ends = ((float(np.min(obj.x)), float(np.max(obj.x))),)
+    return row_function(_ScipyHost(obj), feature_shape, name, ends=ends)
 
 
 class _ScipyHost:
@@ -152,7 +160,8 @@ def _from_scipy_nd(obj):
         c = obj.get_coeffs().reshape(len(tx) - kx - 1, len(ty) - ky - 1)
         nd = NdBSpline((tx, ty), c, (kx, ky), extrapolate=True)
         lo, hi = np.array([tx[kx], ty[ky]]), np.array([tx[-kx - 1], ty[-ky - 1]])
-        return row_function(_ClampedHost(nd, lo, hi), (), name, 2)
+        ends = tuple(zip(lo.tolist(), hi.tolist(), strict=True))
+        return row_function(_ClampedHost(nd, lo, hi), (), name, 2, ends)
     if isinstance(obj, RegularGridInterpolator):
         if obj.method not in ("slinear", "cubic", "quintic"):
             raise TypeError(
@@ -164,11 +173,16 @@ def _from_scipy_nd(obj):
         if obj.bounds_error:
             obj.bounds_error, obj.fill_value = False, np.nan
         d = len(obj.grid)
-        return row_function(_GridHost(obj), obj.values.shape[d:], name, d)
+        ends = tuple((float(np.min(g)), float(np.max(g))) for g in obj.grid)
+        return row_function(_GridHost(obj), obj.values.shape[d:], name, d, ends)
     if np.iscomplexobj(obj.c):
         raise TypeError(f"{name}: complex coefficients are not supported.")
     d = len(obj.t)
-    return row_function(_NdHost(obj), obj.c.shape[d:], name, d)
+    ends = tuple(
+        (float(t[k]), float(t[len(t) - k - 1]))
+        for t, k in zip(obj.t, obj.k, strict=True)
+    )
+    return row_function(_NdHost(obj), obj.c.shape[d:], name, d, ends)
 
 
 class _NdHost(_ScipyHost):

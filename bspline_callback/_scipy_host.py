@@ -27,7 +27,7 @@ try:  # the compiled routine behind BSpline.design_matrix (recent scipy)
 except ImportError:  # pragma: no cover - depends on the installed scipy
     _dierckx_data_matrix = None
 
-__all__ = ["HostBasis", "TracedKnotsHost", "bad_knots"]
+__all__ = ["HostBasis", "TracedKnotsHost", "bad_knots", "snap_ends"]
 
 
 def _data_matrix(x, t, k, extrapolate, use_private=True):
@@ -103,6 +103,16 @@ def _rounded(value, dtype):
     return float(np.asarray(value, dtype=dtype))
 
 
+def snap_ends(x, lo, hi, dtype):
+    """``x`` with the points equal to ``lo`` or ``hi`` rounded to ``dtype``
+    (the dtype ``x`` had in JAX) set to that end: the end rule."""
+    for end in (lo, hi):
+        rounded = _rounded(end, dtype)
+        if rounded != end:
+            x = np.where(x == rounded, end, x)
+    return x
+
+
 def prepare_points(x, lo, hi, extrapolate, dtype):
     """Map float64 ``x`` into evaluable points: ``(x_eval, bad, past)``.
 
@@ -123,10 +133,7 @@ def prepare_points(x, lo, hi, extrapolate, dtype):
         and not (extrapolate == "periodic" and high == hi)  # hi wraps to lo
     ):
         return x, None, None
-    if lo_r != lo:
-        x = np.where(x == lo_r, lo, x)
-    if hi_r != hi:
-        x = np.where(x == hi_r, hi, x)
+    x = snap_ends(x, lo, hi, dtype)
     past = None
     with np.errstate(invalid="ignore"):
         if extrapolate == "periodic":
