@@ -11,6 +11,7 @@ Every public name is re-exported here from its private home module:
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
 - ``_penalties``: :func:`difference_penalty`, :func:`sum_to_zero`,
   :func:`penalty_reparam`
+- ``_diagnostics``: :func:`points_outside`
 
 docs/design.md describes the layers underneath.
 """
@@ -25,6 +26,7 @@ from ._api import (
 )
 from ._basis import BSplineBasis as BSplineBasis
 from ._callback import differentiable_callback as differentiable_callback
+from ._diagnostics import points_outside as points_outside
 from ._knots import (
     quantile_knots as quantile_knots,
     uniform_knots as uniform_knots,
@@ -57,6 +59,7 @@ __all__ = [
     "differentiable_callback",
     "from_scipy",
     "penalty_reparam",
+    "points_outside",
     "quantile_knots",
     "sum_to_zero",
     "uniform_knots",

@@ -53,21 +53,14 @@ def setup(args):
         numpyro.set_host_device_count(args.num_chains)
 
 
-def run_nuts(
-    model, args, *model_args, nuts_kwargs=None, init_strategy="median", **model_kwargs
-):
-    """Run NUTS with the example's flags; return the MCMC and the wall time.
-
-    ``nuts_kwargs`` go to ``numpyro.infer.NUTS`` (``dense_mass=True``, say).
-    ``init_strategy``: ``"median"`` (prior medians) or ``"default"``
-    (numpyro's own, uniform on (-2, 2) in unconstrained space).
-    """
+def run_mcmc(kernel, args, *model_args, **model_kwargs):
+    """Run ``kernel`` (the example's own ``NUTS``, with its initialisation)
+    with the example's flags; return the MCMC and the wall time."""
     import jax
-    from numpyro.infer import MCMC, NUTS, init_to_median, init_to_uniform
+    from numpyro.infer import MCMC
 
-    init = {"median": init_to_median, "default": init_to_uniform}[init_strategy]
     mcmc = MCMC(
-        NUTS(model, init_strategy=init, **(nuts_kwargs or {})),
+        kernel,
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
         num_chains=args.num_chains,

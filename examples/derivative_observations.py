@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
+from numpyro.infer import NUTS, init_to_median  # noqa: E402
 
 import bspline_callback as bc  # noqa: E402
 
@@ -67,14 +68,16 @@ def main(args):
     basis = bc.BSplineBasis(knots, 3)
     # A dense mass matrix: each jitter is correlated with the coefficients of
     # the spline pieces around it; a diagonal one gives divergences here.
-    mcmc, wall = _cli.run_nuts(
-        model,
+    # Prior medians (zero jitter) start every time inside the knots; numpyro's
+    # default moves some outside, where the basis is NaN, and fails to start.
+    kernel = NUTS(model, dense_mass=True, init_strategy=init_to_median)
+    mcmc, wall = _cli.run_mcmc(
+        kernel,
         args,
         jnp.asarray(s),
         basis,
         y_pos=jnp.asarray(y_pos),
         y_vel=jnp.asarray(y_vel),
-        nuts_kwargs={"dense_mass": True},
     )
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()

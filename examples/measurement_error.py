@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
+from numpyro.infer import NUTS  # noqa: E402
 
 import bspline_callback as bc  # noqa: E402
 
@@ -75,14 +76,16 @@ def main(args):
     rng = np.random.default_rng(args.seed)
     x, x_obs, y, (mu_x, s_x, sigma) = simulate(rng)
     knots = bc.quantile_knots(x_obs, N_BASIS)
-    mcmc, wall = _cli.run_nuts(
-        model,
+    # numpyro's default initialisation: with extrapolate="linear" latent
+    # points anywhere give a finite model.
+    kernel = NUTS(model)
+    mcmc, wall = _cli.run_mcmc(
+        kernel,
         args,
         jnp.asarray(x_obs),  # float32 unless --x64
         knots,
         args.backend,
         y=jnp.asarray(y),
-        init_strategy="default",
     )
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
+from numpyro.infer import NUTS  # noqa: E402
 from scipy.interpolate import make_smoothing_spline  # noqa: E402
 
 import bspline_callback as bc  # noqa: E402
@@ -107,14 +108,16 @@ def main(args):
     scale = accel.std()
     knots, B, S, U_null, U_pen = smooth_parts(times)
     parts = (jnp.asarray(B), jnp.asarray(S), jnp.asarray(U_null), jnp.asarray(U_pen))
-    mcmc, wall = _cli.run_nuts(
-        model,
+    # numpyro's default initialisation; smaller steps for the noise scale's
+    # smooth, which varies fast where the data are sparse.
+    kernel = NUTS(model, target_accept_prob=0.95)
+    mcmc, wall = _cli.run_mcmc(
+        kernel,
         args,
         *parts,
         args.centred,
         FLOOR / scale,
         y=jnp.asarray(accel / scale),
-        nuts_kwargs={"target_accept_prob": 0.95},
     )
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()

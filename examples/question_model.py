@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
-from numpyro.infer import Predictive  # noqa: E402
+from numpyro.infer import NUTS, Predictive, init_to_median  # noqa: E402
 
 from bspline_callback import b_spline_basis  # noqa: E402
 
@@ -61,7 +61,11 @@ def model(z, y=None):
 def main(args):
     rng = np.random.default_rng(args.seed)
     z, y, a, b, sigma = simulate(rng)
-    mcmc, wall = _cli.run_nuts(model, args, jnp.asarray(z), y=jnp.asarray(y))
+    # The points a + b z must start inside the knots (outside, the basis is
+    # NaN): prior medians put them there; numpyro's default draws a and b at
+    # random and retries until they land inside.
+    kernel = NUTS(model, init_strategy=init_to_median)
+    mcmc, wall = _cli.run_mcmc(kernel, args, jnp.asarray(z), y=jnp.asarray(y))
     mcmc.print_summary()
     samples = mcmc.get_samples()
 

@@ -152,3 +152,18 @@ def test_additive_model_recovers_a_known_truth(tmp_path):
     assert all(v >= 0.8 for v in inside.values()), inside
     assert "NaN-free: True" in out
     assert (tmp_path / "additive_model.png").stat().st_size > 10_000
+
+
+def test_every_example_chooses_its_initialisation_in_the_open():
+    """Each NUTS example builds its own kernel; an init strategy other than
+    numpyro's default comes with a comment right above saying why."""
+    for script in sorted(EXAMPLES.glob("*.py")):
+        text = script.read_text()
+        if "_cli.run_mcmc(" not in text:
+            continue
+        lines = text.splitlines()
+        kernels = [i for i, ln in enumerate(lines) if "NUTS(model" in ln]
+        assert kernels, script.name
+        for i in kernels:
+            if "init_strategy=" in lines[i]:
+                assert lines[i - 1].strip().startswith("#"), (script.name, lines[i])

@@ -66,6 +66,15 @@ def _every_function(t, k, backend, extrapolate=False, nu=0):
             )
         )(x, jnp.asarray(t, jnp.promote_types(x.dtype, jnp.float32))),
     }
+    fns["design_matrix_nd"] = lambda x: bc.design_matrix_nd(
+        x[..., None], (t,), k, nu=nu, extrapolate=extrapolate, backend=backend
+    )
+    fns["bspline_nd"] = lambda x: bc.bspline_nd(
+        x[..., None], (t,), c, k, nu=nu, extrapolate=extrapolate, backend=backend
+    )
+    if extrapolate in (False, True, "periodic"):
+        scipy_spline = bc.from_scipy(BSpline(t, c, k, extrapolate=extrapolate))
+        fns["from_scipy"] = lambda x: scipy_spline(x, nu)
     if extrapolate is False:
         fns["b_spline_basis"] = lambda x: jnp.concatenate(
             [
@@ -98,17 +107,27 @@ def test_float32_data_at_its_own_extremes_is_inside(backend, jit):
     np.testing.assert_allclose(np.asarray(f(x64)), B_np, atol=1e-6)
 
 
+#: Knots whose ends float32 rounds into the base interval (0.1 up, 1.3
+#: down), and out of it (0.7 down, 1.1 up).
+ENDS = {
+    "inward": np.r_[[0.1] * 4, 0.37, 0.81, [1.3] * 4],
+    "outward": np.r_[[0.7] * 4, 0.83, 0.97, [1.1] * 4],
+}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [jnp.float32, *HALF])
-def test_end_rule_in_every_function(backend, dtype):
+@pytest.mark.parametrize("rounding", ENDS)
+def test_end_rule_in_every_function(backend, dtype, rounding):
     """Ends rounded to x's dtype (up or down) give scipy's end rows; one step
-    further out stays outside; concrete and traced alike."""
-    t = np.r_[[0.1] * 4, 0.37, 0.81, [1.3] * 4]  # ends inexact in binary
+    further out stays outside; concrete and traced, eager and jitted."""
+    t = ENDS[rounding]
     k, n = 3, 6
     ends = [np.asarray(e, dtype) for e in (t[k], t[n])]
     out_lo = np.nextafter(ends[0], np.asarray(-np.inf, dtype))
     out_hi = np.nextafter(ends[1], np.asarray(np.inf, dtype))
-    x = jnp.asarray(np.array([ends[0], ends[1], out_lo, out_hi, 0.5], dtype))
+    mid = (t[k] + t[n]) / 2
+    x = jnp.asarray(np.array([ends[0], ends[1], out_lo, out_hi, mid], dtype))
     ref = scipy_basis(np.r_[t[k], t[n], -1.0, 9.0, float(x[4])], t, k)
     tol = float(jnp.finfo(dtype).eps) * 4
     for name, f in _every_function(t, k, backend).items():
@@ -119,6 +138,28 @@ def test_end_rule_in_every_function(backend, dtype):
             np.testing.assert_allclose(
                 B[[0, 1, 4], cols], ref[[0, 1, 4], cols], atol=tol, err_msg=name + how
             )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rounding", ENDS)
+def test_periodic_at_rounded_ends(backend, rounding):
+    """``"periodic"``: float32 points at either end rounded are that end, and
+    the upper end wraps to the lower, as scipy wraps the exact ends; every
+    entry point, eager and jitted, and each derivative level."""
+    t = ENDS[rounding]
+    k, n = 3, 6
+    x = jnp.asarray(np.array([t[k], t[n], (t[k] + t[n]) / 2], np.float32))
+    for nu in range(3):
+        ref = scipy_basis(np.r_[t[k], t[n], float(x[2])], t, k, nu, "periodic")
+        for name, f in _every_function(t, k, backend, "periodic", nu).items():
+            for how, g in (("eager", f), ("jit", jax.jit(f))):
+                assert_close(
+                    _rows(g(x), n),
+                    ref,
+                    jnp.float32,
+                    scale=10.0**nu,
+                    err=f"{name} {how} nu={nu}",
+                )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

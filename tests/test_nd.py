@@ -275,6 +275,60 @@ def test_from_scipy_nd_objects():
     assert_close(h(xj / 2, (1, 2)), nd(x64 / 2, nu=(1, 2)), scale=100)
 
 
+def test_from_scipy_nd_outside_on_every_side():
+    """Below and above each coordinate, and both at once: FITPACK's clamped
+    value with derivative 0 in each clamped coordinate (the derivative of a
+    constant) and scipy's own in the other; a grid's finite fill value with
+    derivatives 0."""
+    gx, gy = np.linspace(0, 1, 12), np.linspace(0, 2, 15)
+    z = np.sin(3 * gx)[:, None] * np.cos(2 * gy)[None, :] + gy[None, :]
+    pts = np.array([[-0.5, 1.0], [1.5, 1.0], [0.5, -0.3], [0.5, 2.4], [-0.2, 2.5]])
+    xj = jnp.asarray(pts, float_dtype())
+    x64 = np.asarray(xj, np.float64)
+    lo, hi = np.array([0.0, 0.0]), np.array([1.0, 2.0])
+    inside = (x64 >= lo) & (x64 <= hi)
+    c = np.clip(x64, lo, hi)
+    rbs = RectBivariateSpline(gx, gy, z)
+    f = bc.from_scipy(rbs)
+    assert_close(f(xj), rbs.ev(c[:, 0], c[:, 1]))
+    grad = jax.jit(jax.vmap(jax.grad(f)))(xj)
+    assert_close(grad[:, 0], np.where(inside[:, 0], rbs.ev(*c.T, dx=1), 0), scale=10)
+    assert_close(grad[:, 1], np.where(inside[:, 1], rbs.ev(*c.T, dy=1), 0), scale=10)
+    for method in ("slinear", "cubic"):
+        rgi = RegularGridInterpolator(
+            (gx, gy), z, method=method, bounds_error=False, fill_value=5.0
+        )
+        g = bc.from_scipy(rgi)
+        np.testing.assert_array_equal(g(xj), rgi(x64))  # the fill value
+        np.testing.assert_array_equal(jax.vmap(jax.grad(g))(xj), 0.0)
+        np.testing.assert_array_equal(jax.vmap(jax.hessian(g))(xj), 0.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_from_scipy_nd_keeps_the_end_rule(jit):
+    """float32 points at a grid's edges (0.3 rounds up in float32) are
+    inside: scipy's values and derivatives at the edge, not NaN or 0."""
+    g = np.linspace(0, 0.3, 7)
+    z = np.sin(5 * g)[:, None] + g[None, :] ** 2
+    edge = np.float32(0.3)
+    assert float(edge) > 0.3
+    xj = jnp.asarray([[edge, 0.15], [0.15, edge]], jnp.float32)
+    x64 = np.array([[0.3, 0.15], [0.15, 0.3]])
+    rgi = RegularGridInterpolator((g, g), z, method="cubic")
+    rbs = RectBivariateSpline(g, g, z)
+    for obj, ref, ref_dx in (
+        (rgi, rgi(x64), rgi(x64, nu=(1, 0))),
+        (rbs, rbs.ev(*x64.T), rbs.ev(*x64.T, dx=1)),
+    ):
+        f = bc.from_scipy(obj)
+        value = jax.jit(f) if jit else f
+        slope = jax.vmap(jax.grad(f))
+        np.testing.assert_allclose(value(xj), ref, rtol=2e-5)
+        np.testing.assert_allclose(
+            (jax.jit(slope) if jit else slope)(xj)[:, 0], ref_dx, rtol=2e-5, atol=1e-5
+        )
+
+
 def test_differentiable_callback_ndim():
     """A user's N-D host code, unchanged: x (n, d), nu a tuple."""
     nd = NdBSpline((knots(3, 3, "uniform"),) * 2, RNG.normal(size=(7, 7)), 3)
