@@ -64,8 +64,9 @@ def points_outside(
     Notes
     -----
     The model runs eagerly (not under ``jit``) with concrete parameter
-    values, so every spline call sees concrete points, with no cost to the
-    sampler. Calls traced inside ``jax.jit`` or ``lax.scan`` within the
+    values and numpyro's argument validation off, so every spline call sees
+    concrete points and a NaN mean does not stop the run; the sampler pays
+    nothing. Calls traced inside ``jax.jit`` or ``lax.scan`` within the
     model are counted too, through a debug callback, if they are traced
     during this call (not served from an earlier trace's cache).
 
@@ -77,6 +78,7 @@ def points_outside(
     draw 0: bspline at model.py:14: 3 of 100 points outside the base interval ...
     """
     try:
+        import numpyro
         from numpyro import handlers
         from numpyro.infer import init_to_uniform
     except ImportError as err:  # pragma: no cover - numpyro is an extra
@@ -103,7 +105,9 @@ def points_outside(
     found = []
     for where, how in runs:
         seeded = handlers.seed(model, rng_seed)
-        with record_outside() as calls:
+        # Without numpyro's argument checks, which would stop at the first
+        # NaN mean ("invalid loc parameter") before the calls are counted.
+        with record_outside() as calls, numpyro.validation_enabled(False):
             handlers.substitute(seeded, **how)(*args, **kwargs)
         found += [dataclasses.replace(c, where=where) for c in calls]
     return found

@@ -201,12 +201,14 @@ def penalty_reparam(
             f"{func}: `S` must be positive semi-definite; its smallest "
             f"eigenvalue is {values.min():.3g} (largest {top:.3g})."
         )
-    values, vectors = _refine_small(S, values, vectors, top)
+    # Twice: the second pass, on a narrower range, resolves the vectors too.
+    for small in (1e-6, 1e-11):
+        values, vectors = _refine_small(S, values, vectors, top, small)
     null = values <= null_tol * top
     return vectors[:, null], vectors[:, ~null] / np.sqrt(values[~null])
 
 
-def _refine_small(S, values, vectors, top, small=1e-6):
+def _refine_small(S, values, vectors, top, small):
     """The eigenpairs below ``small * top`` recomputed on their subspace:
     ``V.T @ S @ V`` in extended precision, diagonalised after scaling (so
     that double precision resolves it relative to its own size)."""

@@ -1,5 +1,6 @@
 """Knot helpers against patsy's ``bs`` and scikit-learn's ``SplineTransformer``."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import patsy
@@ -85,3 +86,10 @@ def test_knot_helper_errors():
         bc.quantile_knots([2.0, 2.0], n_basis=5)
     with pytest.raises(ValueError, match="widen the bounds"):
         bc.quantile_knots(X, n_basis=6, lo=5.0, hi=6.0)
+
+
+def test_traced_bounds_are_a_clear_type_error():
+    with pytest.raises(TypeError, match="`lo` must be concrete"):
+        jax.jit(lambda lo: bc.uniform_knots(lo, 1.0, 6))(0.0)
+    with pytest.raises(TypeError, match="`hi` must be concrete"):
+        jax.jit(lambda hi: bc.quantile_knots(np.linspace(0, 1, 9), 6, hi=hi))(1.0)

@@ -229,6 +229,47 @@ def test_nd_policy_per_coordinate(backend):
     assert np.isfinite(np.asarray(lin)).all()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_empty_and_integer_points(backend, jit):
+    """No points give empty results of the right shape (as in 1-D); integer
+    points are promoted, traced too (the host never sees an int array)."""
+    t = (knots(3, 3, "uniform"), knots(2, 3, "uniform"))
+    c = RNG.normal(size=(7, 6, 2))
+
+    def maybe(f):
+        return jax.jit(f) if jit else f
+
+    dm = maybe(lambda x: bc.design_matrix_nd(x, t, (3, 2), backend=backend))
+    sp = maybe(lambda x, c: bc.bspline_nd(x, t, c, (3, 2), backend=backend))
+    empty = jnp.zeros((0, 2), float_dtype())
+    assert dm(empty).shape == (0, 42)
+    assert sp(empty, c).shape == (0, 2)
+    assert dm(jnp.zeros((3, 0, 2))).shape == (3, 0, 42)
+    grad = jax.grad(lambda c: sp(empty, c).sum())(c)
+    np.testing.assert_array_equal(grad, 0.0)
+    xi = jnp.asarray([[0, 1], [1, 0]], jnp.int32)
+    ref = NdBSpline(t, c, (3, 2))(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    assert_close(sp(xi, c), ref)
+    assert_close(dm(xi), scipy_basis_nd(np.asarray(xi, float), t, (3, 2), (0, 0)))
+
+
+def test_nd_outside_warning_counts_points_once_and_names_coordinates():
+    t = (knots(3, 3, "uniform"), knots(2, 3, "uniform"))
+    x = np.array([[2.0, 2.0], [0.5, 2.0], [0.5, 0.5], [-1.0, 0.5]])
+    for f in (
+        lambda: bc.design_matrix_nd(x, t, (3, 2)),
+        lambda: bc.bspline_nd(x, t, np.ones((7, 6)), (3, 2)),
+    ):
+        with pytest.warns(UserWarning) as seen:
+            f()
+        assert len(seen) == 1, [str(w.message) for w in seen]
+        message = str(seen[0].message)
+        assert "3 of 4 points" in message, message
+        assert "coordinate 0: 2 outside [0.0, 1.0]" in message, message
+        assert "coordinate 1: 2 outside [0.0, 1.0]" in message, message
+
+
 def test_nd_validation():
     t = (knots(3, 3, "uniform"), knots(2, 3, "uniform"))
     x = jnp.ones((4, 2)) * 0.5

@@ -141,6 +141,46 @@ def test_penalty_reparam(order, n):
     assert np.linalg.matrix_rank(np.c_[U_null, U_pen]) == n
 
 
+@pytest.mark.parametrize(
+    "n,order,cyclic",
+    [
+        (500, 3, False),
+        (500, 3, True),
+        (900, 3, False),
+        (280, 4, False),
+        (2000, 2, False),
+    ],
+)
+def test_penalty_reparam_finds_the_known_null_space(n, order, cyclic):
+    """The null space of a difference penalty is the polynomials of degree
+    < order in the coefficient index (the constants when cyclic): D kills
+    them and nothing else, as its rank is n - order. Its smallest non-zero
+    eigenvalue here is 1e-15 to 1e-13 of the largest, near rounding."""
+    S = bc.difference_penalty(n, order, cyclic=cyclic)
+    U_null, U_pen = bc.penalty_reparam(S)
+    dim = 1 if cyclic else order
+    assert U_null.shape == (n, dim) and U_pen.shape == (n, n - dim)
+    polys = np.vander(np.linspace(-1, 1, n), dim, increasing=True)
+    np.testing.assert_allclose(U_null @ (U_null.T @ polys), polys, atol=1e-9)
+    # With a sum-to-zero constraint the constants leave the null space.
+    B = np.asarray(
+        bc.design_matrix(np.linspace(0, 1, 2 * n), bc.uniform_knots(0, 1, n), 3)
+    )
+    Z = bc.sum_to_zero(B)
+    U_null, _ = bc.penalty_reparam(Z.T @ S @ Z)
+    assert U_null.shape[1] == dim - 1
+
+
+def test_penalty_reparam_null_tol_zero_is_allowed():
+    """``null_tol=0`` (documented) is not a PSD failure on rounding."""
+    S = bc.difference_penalty(30, 2)
+    U_null, U_pen = bc.penalty_reparam(S, null_tol=0.0)
+    assert U_null.shape[1] + U_pen.shape[1] == 30
+    assert U_null.shape[1] <= 2
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        bc.penalty_reparam(S - 1e-6 * np.eye(30), null_tol=0.0)
+
+
 def test_the_non_centred_prior_has_the_penalty_density():
     """``beta = U_pen @ b``, ``b ~ N(0, tau^2 I)``: the log-density of ``b``
     equals ``-beta.T S beta / (2 tau^2)`` up to a constant, at random b."""
