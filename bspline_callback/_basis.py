@@ -31,13 +31,28 @@ from ._checks import (
 from ._ladder import LevelSource, evaluate, is_traced
 from ._points import prepare, safe_points
 
-__all__ = ["BSplineBasis", "fetch_band", "for_knots"]
+__all__ = ["BSplineBasis", "dense_spline", "fetch_band", "for_knots"]
 
 #: Traced dense levels of bases of up to ``DENSE_FETCH_MAX_BASIS`` functions
 #: and up to ``DENSE_FETCH_MAX`` entries (points x functions) come from the
 #: host as dense rows; all others as the band (docs/performance.md).
 DENSE_FETCH_MAX = 10000
 DENSE_FETCH_MAX_BASIS = 64
+
+#: Splines at observed (concrete) points of up to this many basis entries
+#: (points x functions) multiply the dense basis, built once, with ``c``; a
+#: matrix product beats the band's gather there. One-dimensional bases and
+#: tensor products (whose band has ``prod(k_i + 1)`` entries per point)
+#: cross over at different sizes (``benchmarks/fixed_points.py``).
+DENSE_SPLINE_MAX = {1: 20_000, 2: 1_000_000}
+
+
+def dense_spline(n_points: Any, n_basis: int, d: int) -> bool:
+    """Whether a spline at ``n_points`` observed points of a ``d``-dimensional
+    basis of ``n_basis`` functions is the dense basis times ``c``."""
+    limit = DENSE_SPLINE_MAX[min(d, 2)]
+    return isinstance(n_points, int) and n_points * n_basis <= limit
+
 
 _KNOT_GRAD_ERROR = (
     "{func}: differentiating with respect to the knots `{t_name}` is not "
@@ -80,12 +95,15 @@ class _Levels:
 
     def dense_level(self, func: str, x: Any, nu: int) -> jax.Array:
         x, out_dtype = prepare(func, x, self.ends, self.extrapolate, bool(self.ops))
+        out = self._dense(x, nu)
+        return out if out_dtype is None else out.astype(out_dtype)
+
+    def _dense(self, x, nu):
+        """The dense level at prepared points, from where ``fetch_band`` says."""
         traced = is_traced(x, self.ops)
         if fetch_band(self.backend, traced, _size(x), self.n_basis):
-            out = dense_from_band(*self._band(x, nu), self.n_basis)
-        else:
-            out, _ = evaluate(self.dense, x, (nu,), self.ops)
-        return out if out_dtype is None else out.astype(out_dtype)
+            return dense_from_band(*self._band(x, nu), self.n_basis)
+        return evaluate(self.dense, x, (nu,), self.ops)[0]
 
     def _band(self, x, nu):
         """``(vals, first)``: ``k + 1`` arrays of x's shape, NaN on NaN rows,
@@ -112,6 +130,13 @@ class _Levels:
         # NaN rows are evaluated at a safe point and made NaN at the end, so
         # a caller who masks them (jnp.where) gets finite gradients.
         bad, x = safe_points(x, self.ends, self.extrapolate, bool(self.ops))
+        lead = (...,) + (None,) * (c.ndim - 1)
+        if not is_traced(x, self.ops) and dense_spline(_size(x), self.n_basis, 1):
+            with jax.ensure_compile_time_eval():  # a constant, built once
+                B = self._dense(x, nu)
+            res = jnp.tensordot(B, c, axes=1)
+            res = jnp.where(jnp.asarray(bad)[lead], jnp.nan, res)
+            return res if out_dtype is None else res.astype(out_dtype)
         vals, first = self._band(x, nu)
         start = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)
         # One gather per point of k + 1 consecutive coefficients, from a
@@ -122,7 +147,6 @@ class _Levels:
         rows = _jax_backend.take_clipped(windows, start)
         # Elementwise products, not an einsum over the band (a slow library
         # call on XLA's CPU backend); c's trailing axes kept.
-        lead = (...,) + (None,) * (c.ndim - 1)
         res = sum(v[lead] * rows[..., j] for j, v in enumerate(vals))
         # A select last: XLA's CPU backend would otherwise pull the products
         # into the caller's reduction (docs/design.md).

@@ -29,7 +29,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from . import _callback_backend
 from ._band import dense_from_band, expand_band
-from ._basis import BSplineBasis, _cached
+from ._basis import BSplineBasis, _cached, dense_spline
 from ._checks import (
     check_backend,
     check_extrapolate,
@@ -476,7 +476,12 @@ def bspline_nd(
     bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
     points = [s[1] for s in safe]
     trailing = c.ndim - tensor.d
-    if tensor.backend == "callback" and is_traced(points):
+    n_basis = math.prod(tensor.sizes)
+    if not is_traced(points) and dense_spline(bad.size, n_basis, tensor.d):
+        with jax.ensure_compile_time_eval():  # a constant, built once
+            B = tensor.dense(points, order)
+        res = jnp.tensordot(B, c.reshape((n_basis,) + c.shape[tensor.d :]), axes=1)
+    elif tensor.backend == "callback" and is_traced(points):
         res = _host_spline(tensor, order, c, jnp.stack(points, axis=-1))
     else:
         values, first = tensor.band(points, order)
