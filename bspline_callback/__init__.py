@@ -11,7 +11,7 @@ Every public name is re-exported here from its private home module:
 - ``_knots``: :func:`uniform_knots`, :func:`quantile_knots`
 - ``_penalties``: :func:`difference_penalty`, :func:`sum_to_zero`,
   :func:`penalty_reparam`
-- ``_diagnostics``: :func:`points_outside`
+- ``_diagnostics``: :func:`points_outside`; ``_points``: :func:`record_outside`
 
 docs/design.md describes the layers underneath.
 """
@@ -40,6 +40,7 @@ from ._penalties import (
     penalty_reparam as penalty_reparam,
     sum_to_zero as sum_to_zero,
 )
+from ._points import record_outside as record_outside
 from ._scipy import from_scipy as from_scipy
 
 try:
@@ -60,6 +61,7 @@ __all__ = [
     "from_scipy",
     "penalty_reparam",
     "points_outside",
+    "record_outside",
     "quantile_knots",
     "sum_to_zero",
     "uniform_knots",

@@ -61,8 +61,17 @@ def points_outside(
         ``outside`` and ``points`` (counts), ``interval``. Printed, each is
         one line. Empty when every point is inside.
 
+    See Also
+    --------
+    record_outside : the checked mode, for the proposals of a run.
+
     Notes
     -----
+    Posterior draws are accepted states, whose potential is finite: with
+    ``extrapolate=False`` their points are inside. The proposals NUTS
+    rejects at the NaN wall (counted as divergent transitions) are seen by
+    :func:`record_outside` around a short ``mcmc.run`` instead.
+
     The model runs eagerly (not under ``jit``) with concrete parameter
     values and numpyro's argument validation off, so every spline call sees
     concrete points and a NaN mean does not stop the run; the sampler pays

@@ -179,9 +179,10 @@ class _Recorder:
         self.found: list[Outside] = []
 
     def add(self, func, count, size, counts, ends, site=None):
+        where = "traced call" if site else "call"
         site = site or _call_site()
         self.found.append(
-            Outside("", func, site, count, size, _intervals(counts, ends))
+            Outside(where, func, site, count, size, _intervals(counts, ends))
         )
 
     def traced(self, func, columns, ends, dtype):
@@ -212,9 +213,26 @@ _RECORDER: contextvars.ContextVar[_Recorder | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def record_outside():
-    """Collect, instead of warning, the B-spline calls whose points lie
-    outside the base interval without extrapolation: concrete calls as they
-    happen, traced ones (traced inside the block) when they run."""
+    """Record, instead of warning, every B-spline call whose points lie
+    outside the base interval without extrapolation (their rows are NaN).
+
+    Yields a list that fills as calls happen: one
+    :class:`~bspline_callback._points.Outside` per call with points
+    outside (``where``, ``function``, ``call_site``, ``outside``,
+    ``points``, ``interval``; printed, one line). Concrete calls are
+    recorded as they run. Calls traced inside the block carry a
+    ``jax.debug.callback`` that records each evaluation: a checked mode,
+    which costs a host call per evaluation, for a short diagnostic run such
+    as ``mcmc.run`` on a new ``MCMC`` object (a computation traced before
+    the block, served from JAX's or numpyro's caches, is not checked).
+
+    Examples
+    --------
+    >>> with bc.record_outside() as found:  # doctest: +SKIP
+    ...     mcmc.run(jax.random.PRNGKey(0), x_obs, y)
+    >>> len(found), found[0]  # doctest: +SKIP
+    (752, traced call: bspline at model.py:20: 6 of 150 points outside ...)
+    """
     recorder = _Recorder()
     token = _RECORDER.set(recorder)
     try:

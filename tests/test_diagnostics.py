@@ -88,3 +88,28 @@ def test_at_posterior_draws():
 def test_the_warning_names_the_diagnostic():
     with pytest.warns(UserWarning, match=r"bspline_callback.points_outside"):
         bc.design_matrix(np.array([0.0, 2.0]), KNOTS, 3)
+
+
+@pytest.mark.slow
+def test_record_outside_sees_the_proposals_nuts_rejects():
+    """Started inside, NUTS proposes latent points past the knots (the NaN
+    wall): the checked run records them at the spline's line; the draws
+    themselves, accepted states, are all inside."""
+    from numpyro.infer import MCMC, NUTS, init_to_value
+
+    start = init_to_value(values={"x": X_OBS, "c": jnp.zeros(6)})
+    mcmc = MCMC(
+        NUTS(model, init_strategy=start),
+        num_warmup=60,
+        num_samples=20,
+        progress_bar=False,
+    )
+    with bc.record_outside() as found:
+        mcmc.run(jax.random.PRNGKey(1), X_OBS)
+    assert found, "no evaluation with points outside was recorded"
+    assert {(c.where, c.function, c.call_site) for c in found} == {
+        ("traced call", "bspline", f"{__file__}:{LINE}")
+    }
+    assert all(1 <= c.outside <= c.points == 40 for c in found)
+    assert all(_outside(x) == 0 for x in mcmc.get_samples()["x"])
+    assert int(mcmc.get_extra_fields()["diverging"].sum()) > 0
