@@ -34,6 +34,7 @@ DRAWS = ["--num-warmup", "300", "--num-samples", "300", "--num-chains", "2"]
 EXAMPLES_WITH_TRUTH = [
     "curve_alignment.py",
     "derivative_observations.py",
+    "event_counts.py",
     "measurement_error.py",
     "question_model.py",
     "scipy_interpolant.py",
