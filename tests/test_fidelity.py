@@ -9,6 +9,7 @@ and masking after the call. Each on both backends; dtypes are explicit, so
 every test means the same under both x64 settings.
 """
 
+import functools
 import pickle
 import warnings
 
@@ -39,9 +40,10 @@ def _rows(out, n_basis):
     return np.asarray(out, np.float64)
 
 
-def _every_function(t, k, backend, extrapolate=False, nu=0):
+def _every_function(t, k, backend, extrapolate=False, nu=0, *, bridges=True):
     """Every public entry point as a function of x (``_rows`` of its result
-    are the dense rows)."""
+    are the dense rows); ``bridges``: with the N-D functions at d = 1 and
+    ``from_scipy``, which take their points through the same 1-D rules."""
     n_basis = len(t) - k - 1
     c = np.eye(n_basis)
 
@@ -66,13 +68,14 @@ def _every_function(t, k, backend, extrapolate=False, nu=0):
             )
         )(x, jnp.asarray(t, jnp.promote_types(x.dtype, jnp.float32))),
     }
-    fns["design_matrix_nd"] = lambda x: bc.design_matrix_nd(
-        x[..., None], (t,), k, nu=nu, extrapolate=extrapolate, backend=backend
-    )
-    fns["bspline_nd"] = lambda x: bc.bspline_nd(
-        x[..., None], (t,), c, k, nu=nu, extrapolate=extrapolate, backend=backend
-    )
-    if extrapolate in (False, True, "periodic"):
+    if bridges:
+        fns["design_matrix_nd"] = lambda x: bc.design_matrix_nd(
+            x[..., None], (t,), k, nu=nu, extrapolate=extrapolate, backend=backend
+        )
+        fns["bspline_nd"] = lambda x: bc.bspline_nd(
+            x[..., None], (t,), c, k, nu=nu, extrapolate=extrapolate, backend=backend
+        )
+    if bridges and extrapolate in (False, True, "periodic"):
         scipy_spline = bc.from_scipy(BSpline(t, c, k, extrapolate=extrapolate))
         fns["from_scipy"] = lambda x: scipy_spline(x, nu)
     if extrapolate is False:
@@ -84,6 +87,11 @@ def _every_function(t, k, backend, extrapolate=False, nu=0):
             axis=-1,
         )
     return fns
+
+
+def _jit_all(fns):
+    """Every function of ``fns`` in one jitted program: ``x -> {name: out}``."""
+    return jax.jit(lambda x: {name: f(x) for name, f in fns.items()})
 
 
 # --- the end rule -------------------------------------------------------------
@@ -130,9 +138,11 @@ def test_end_rule_in_every_function(backend, dtype, rounding):
     x = jnp.asarray(np.array([ends[0], ends[1], out_lo, out_hi, mid], dtype))
     ref = scipy_basis(np.r_[t[k], t[n], -1.0, 9.0, float(x[4])], t, k)
     tol = float(jnp.finfo(dtype).eps) * 4
-    for name, f in _every_function(t, k, backend).items():
-        for how, g in (("eager", f), ("jit", jax.jit(f))):
-            B = _rows(g(x), len(t) - k - 1)
+    fns = _every_function(t, k, backend)
+    jitted = _jit_all(fns)(x)
+    for name, f in fns.items():
+        for how, out in (("eager", f(x)), ("jit", jitted[name])):
+            B = _rows(out, len(t) - k - 1)
             assert np.isnan(B[2:4]).all(), (name, how)
             cols = slice(1, None) if name == "b_spline_basis" else slice(None)
             np.testing.assert_allclose(
@@ -149,12 +159,14 @@ def test_periodic_at_rounded_ends(backend, rounding):
     t = ENDS[rounding]
     k, n = 3, 6
     x = jnp.asarray(np.array([t[k], t[n], (t[k] + t[n]) / 2], np.float32))
-    for nu in range(3):
+    for nu in range(2):
         ref = scipy_basis(np.r_[t[k], t[n], float(x[2])], t, k, nu, "periodic")
-        for name, f in _every_function(t, k, backend, "periodic", nu).items():
-            for how, g in (("eager", f), ("jit", jax.jit(f))):
+        fns = _every_function(t, k, backend, "periodic", nu)
+        jitted = _jit_all(fns)(x)
+        for name, f in fns.items():
+            for how, out in (("eager", f(x)), ("jit", jitted[name])):
                 assert_close(
-                    _rows(g(x), n),
+                    _rows(out, n),
                     ref,
                     jnp.float32,
                     scale=10.0**nu,
@@ -166,7 +178,8 @@ def test_periodic_at_rounded_ends(backend, rounding):
 def test_knot_helpers_on_float32_data_never_give_nan_rows(backend):
     """Knots placed on float64 data; the same data as a float32 JAX array."""
     rng = np.random.default_rng(7)
-    sets = 200 if backend == "callback" else 12
+    # The jax backend compiles anew for every knot vector: fewer sets.
+    sets = 200 if backend == "callback" else 4
     for i in range(sets):
         x = rng.normal(rng.uniform(-1e3, 1e3), rng.uniform(1e-3, 1e3), 30)
         for t in (
@@ -189,7 +202,11 @@ def _transformer_cases():
             if degree == 0 and mode == "constant":
                 continue  # scikit-learn's own transform fails there
             for knots in ("uniform", "quantile"):
-                cases.append((degree, mode, knots, X))
+                # Uniform knots take the same path as quantile knots: one
+                # degree of them by default, the rest with -m slow.
+                slow = knots == "uniform" and degree != 3
+                marks = (pytest.mark.slow,) if slow else ()
+                cases.append(pytest.param(degree, mode, knots, X, marks=marks))
     return cases
 
 
@@ -208,14 +225,20 @@ def test_linear_and_constant_match_spline_transformer(backend, degree, mode, kno
     x64 = np.asarray(x, np.float64)
     ref = st.transform(x64[:, None])
     n_basis = len(t) - degree - 1
-    for name, f in _every_function(t, degree, backend, mode).items():
+    fns = _every_function(t, degree, backend, mode, bridges=False)
+    jitted = _jit_all(fns)(x)  # one compilation for every entry point
+    for name, f in fns.items():
         assert_close(
             _rows(f(x), n_basis), scipy_basis(x64, t, degree, 0, mode), err=name
         )
-        assert_close(_rows(jax.jit(f)(x), n_basis), ref, err=name)
+        assert_close(_rows(jitted[name], n_basis), ref, err=name)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    # The jax backend's eager jacfwd dispatches op by op: with -m slow.
+    "backend",
+    ["callback", pytest.param("jax", marks=pytest.mark.slow)],
+)
 @pytest.mark.parametrize("mode", ["linear", "constant"])
 def test_new_modes_follow_the_ladder(backend, mode):
     """Level 1 past the ends is the end slope ("linear") or 0; higher levels
@@ -226,20 +249,29 @@ def test_new_modes_follow_the_ladder(backend, mode):
     x = jnp.asarray([-0.7, -0.01, 0.0, 0.3, 1.0, 1.2, 3.0], float_dtype())
     x64 = np.asarray(x, np.float64)
     w = np.random.default_rng(1).normal(size=8)
-    for nu in range(5):
-        ref = scipy_basis(x64, t, k, nu, mode)
-        for name, f in _every_function(t, k, backend, mode, nu).items():
-            assert_close(_rows(f(x), 8), ref, scale=10.0**nu, err=f"{name} nu={nu}")
-        level = lambda x, nu=nu: bc.design_matrix(  # noqa: E731
-            x, t, k, nu=nu, extrapolate=mode, backend=backend
-        )
-        jac = jax.vmap(jax.jacfwd(level))(x)
-        np.testing.assert_array_equal(jac, level(x, nu + 1))
+
+    def level(x, nu):
+        return bc.design_matrix(x, t, k, nu=nu, extrapolate=mode, backend=backend)
+
+    @functools.partial(jax.jit, static_argnums=1)  # one program per level
+    def checks(x, nu):
+        fns = _every_function(t, k, backend, mode, nu, bridges=False)
         grad = jax.grad(
-            lambda x, nu=nu: jnp.sum(
+            lambda x: jnp.sum(
                 bc.bspline(x, t, w, k, nu=nu, extrapolate=mode, backend=backend)
             )
         )(x)
+        return {n: f(x) for n, f in fns.items()}, grad
+
+    for nu in range(5):
+        ref = scipy_basis(x64, t, k, nu, mode)
+        outs, grad = checks(x, nu)
+        for name, out in outs.items():
+            assert_close(_rows(out, 8), ref, scale=10.0**nu, err=f"{name} nu={nu}")
+        # Eagerly, where the same operations give the same bits (XLA's
+        # fusion under jit may round differently in the two programs).
+        jac = jax.vmap(jax.jacfwd(level), (0, None))(x, nu)
+        np.testing.assert_array_equal(jac, level(x, nu + 1))
         assert_close(grad, scipy_basis(x64, t, k, nu + 1, mode) @ w, scale=10.0**nu)
 
 
@@ -331,7 +363,9 @@ def test_quantile_knots_with_ties_are_valid():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", HALF)
-@pytest.mark.parametrize("n_basis", [10, 300, 3000])
+@pytest.mark.parametrize(
+    "n_basis", [10, pytest.param(300, marks=pytest.mark.slow), 3000]
+)
 def test_half_precision(backend, dtype, n_basis):
     """The right columns for any number of basis functions, and scipy's
     values at the rounded points, computed in float32 or better and rounded

@@ -148,7 +148,7 @@ def test_penalty_reparam(order, n):
         (500, 3, True),
         (900, 3, False),
         (280, 4, False),
-        (2000, 2, False),
+        pytest.param(2000, 2, False, marks=pytest.mark.slow),
     ],
 )
 def test_penalty_reparam_finds_the_known_null_space(n, order, cyclic):
@@ -162,11 +162,9 @@ def test_penalty_reparam_finds_the_known_null_space(n, order, cyclic):
     assert U_null.shape == (n, dim) and U_pen.shape == (n, n - dim)
     polys = np.vander(np.linspace(-1, 1, n), dim, increasing=True)
     np.testing.assert_allclose(U_null @ (U_null.T @ polys), polys, atol=1e-9)
-    # With a sum-to-zero constraint the constants leave the null space.
-    B = np.asarray(
-        bc.design_matrix(np.linspace(0, 1, 2 * n), bc.uniform_knots(0, 1, n), 3)
-    )
-    Z = bc.sum_to_zero(B)
+    # With a sum-to-zero constraint (here of a basis whose columns sum
+    # alike) the constants leave the null space.
+    Z = bc.sum_to_zero(np.ones((1, n)))
     U_null, _ = bc.penalty_reparam(Z.T @ S @ Z)
     assert U_null.shape[1] == dim - 1
 
