@@ -53,8 +53,10 @@ def main(args):
     sizes = [100, 1000] if args.quick else [100, 1000, 3000, 10000]
     shapes = [(1, 10), (1, 30), (1, 100), (2, 7), (2, 10), (2, 20), (3, 5)]
     print(f"Measured {machine_line()}, backend {args.backend}\n")
-    print("| d | functions | n | dense µs | band µs | chosen µs | dense / band "
-          "| dense / chosen |")
+    print(
+        "| d | functions | n | dense µs | band µs | chosen µs | dense / band "
+        "| dense / chosen |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     limits = dict(_basis.DENSE_SPLINE_MAX)
     for d, side in shapes:
