@@ -29,8 +29,10 @@ def design_matrix(
 ) -> jax.Array:
     """The dense B-spline basis (or its ``nu``-th derivative) at ``x``.
 
-    Equal to ``scipy.interpolate.BSpline(t, np.eye(n), k, extrapolate)(x, nu)``,
-    evaluated by scipy's compiled routines on the host through a host call
+    Equal to ``scipy.interpolate.BSpline(t, np.eye(n), k, extrapolate)(x, nu)``
+    (except outside the base interval without extrapolation: NaN rows for
+    every ``nu``, where scipy gives 0 for ``nu >= k + 2``), evaluated by
+    scipy's compiled routines on the host through a host call
     (or in pure JAX with ``backend="jax"``), and differentiable in ``x`` to
     any order through ``jax.custom_jvp``: the derivative of level ``nu`` is
     level ``nu + 1``, fetched in the same host call.
