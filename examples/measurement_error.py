@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
-from numpyro.infer import NUTS  # noqa: E402
+from numpyro.infer import NUTS, init_to_median, init_to_value  # noqa: E402
 
 import bspline_callback as bc  # noqa: E402
 
@@ -50,7 +50,7 @@ def simulate(rng, num_obs=150, mu_x=2.0, s_x=1.0, sigma=0.15):
     return x, x_obs, y, (mu_x, s_x, sigma)
 
 
-def model(x_obs, knots, backend, y=None):
+def model(x_obs, knots, backend, y=None, extrapolate="linear"):
     """x_obs: observed covariate (N,); y: responses (N,)."""
     mu_x = numpyro.sample("mu_x", dist.Normal(0.0, 5.0))
     s_x = numpyro.sample("s_x", dist.HalfNormal(5.0))
@@ -59,11 +59,12 @@ def model(x_obs, knots, backend, y=None):
         numpyro.sample("x_obs", dist.Normal(x, TAU), obs=x_obs)
     c = numpyro.sample("c", dist.Normal(0.0, 2.0).expand([N_BASIS]).to_event(1))
     # Latent points past the knots: each basis function continues linearly.
-    mean = bc.bspline(x, knots, c, 3, extrapolate="linear", backend=backend)
+    mean = bc.bspline(x, knots, c, 3, extrapolate=extrapolate, backend=backend)
     numpyro.deterministic("mean", mean)
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
     with numpyro.plate("obs", x_obs.shape[0]):
-        numpyro.sample("y", dist.Normal(mean, sigma), obs=y)
+        # Unchecked: with extrapolate=False a NaN mean is a rejected proposal.
+        numpyro.sample("y", dist.Normal(mean, sigma, validate_args=False), obs=y)
 
 
 def curve(samples, knots, grid):
@@ -76,17 +77,33 @@ def main(args):
     rng = np.random.default_rng(args.seed)
     x, x_obs, y, (mu_x, s_x, sigma) = simulate(rng)
     knots = bc.quantile_knots(x_obs, N_BASIS)
+    data = (jnp.asarray(x_obs), knots, args.backend)  # float32 unless --x64
+    extrapolate = {"linear": "linear", "none": False}[args.extrapolate]
+    init = {
+        "default": None,
+        "median": init_to_median,
+        "observed": init_to_value(values={"x": data[0], "mu_x": x_obs.mean()}),
+    }[args.init]
     # numpyro's default initialisation: with extrapolate="linear" latent
-    # points anywhere give a finite model.
-    kernel = NUTS(model)
-    mcmc, wall = _cli.run_mcmc(
-        kernel,
-        args,
-        jnp.asarray(x_obs),  # float32 unless --x64
-        knots,
-        args.backend,
-        y=jnp.asarray(y),
-    )
+    # points anywhere give a finite model. The other starts show what happens
+    # without extrapolation (--check-points finds the points outside).
+    kernel = NUTS(model) if init is None else NUTS(model, init_strategy=init)
+    kwargs = {"y": jnp.asarray(y), "extrapolate": extrapolate}
+    if args.check_points:
+        print(
+            "At the initial point:",
+            *bc.points_outside(
+                model, *data, init_strategy=init, rng_seed=args.seed, **kwargs
+            )
+            or ["every point inside"],
+            sep="\n  ",
+        )
+        with bc.record_outside() as found:
+            mcmc, wall = _cli.run_mcmc(kernel, args, *data, **kwargs)
+        print(f"While sampling: {len(found)} evaluations with points outside")
+        print(*found[:3], sep="\n  ")
+    else:
+        mcmc, wall = _cli.run_mcmc(kernel, args, *data, **kwargs)
     mcmc.print_summary(exclude_deterministic=True)
     samples = mcmc.get_samples()
 
@@ -124,6 +141,15 @@ def main(args):
 if __name__ == "__main__":
     parser = _cli.make_parser(__doc__, num_chains=2)
     parser.add_argument("--backend", default="callback", choices=["callback", "jax"])
+    parser.add_argument("--extrapolate", default="linear", choices=["linear", "none"])
+    parser.add_argument(
+        "--init", default="default", choices=["default", "median", "observed"]
+    )
+    parser.add_argument(
+        "--check-points",
+        action="store_true",
+        help="report the spline calls with points outside the knots",
+    )
     args = parser.parse_args()
     _cli.setup(args)
     main(args)
