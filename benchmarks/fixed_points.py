@@ -63,7 +63,7 @@ def main(args):
         for n in sizes:
             spline, dense, c = case(n, side, d, args.backend)
             fns = {"dense": timed_jit(jax.value_and_grad(dense), c)}
-            _basis.DENSE_SPLINE_MAX.update({1: 0, 2: 0})
+            _basis.DENSE_SPLINE_MAX.update(dict.fromkeys(limits, 0))
             fns["band"] = timed_jit(jax.value_and_grad(spline), c)
             fns["band"]()  # traced (and compiled) under the zero limit
             _basis.DENSE_SPLINE_MAX.update(limits)

@@ -189,7 +189,7 @@ def bspline(
     Differentiable in ``x`` (any order) and in the coefficients ``c`` (the
     usual numpyro case: ``c`` are model parameters). At traced points it is
     computed from the band (a gather of ``k + 1`` coefficients per point);
-    at observed (concrete) points of up to ``2e4`` basis entries (points
+    at observed (concrete) points of up to ``3e4`` basis entries (points
     times functions) as the dense basis, built once, times ``c``, which is
     faster there (``benchmarks/fixed_points.py``).
 

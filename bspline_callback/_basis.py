@@ -41,16 +41,16 @@ DENSE_FETCH_MAX_BASIS = 64
 
 #: Splines at observed (concrete) points of up to this many basis entries
 #: (points x functions) multiply the dense basis, built once, with ``c``; a
-#: matrix product beats the band's gather there. One-dimensional bases and
-#: tensor products (whose band has ``prod(k_i + 1)`` entries per point)
-#: cross over at different sizes (``benchmarks/fixed_points.py``).
-DENSE_SPLINE_MAX = {1: 20_000, 2: 1_000_000}
+#: matrix product beats the band's gather there. The band of a d-dimensional
+#: tensor product is ``prod(k_i + 1)`` wide, so the crossover grows with d
+#: (``benchmarks/fixed_points.py``); 3 stands for d >= 3.
+DENSE_SPLINE_MAX = {1: 30_000, 2: 1_000_000, 3: 2_500_000}
 
 
 def dense_spline(n_points: Any, n_basis: int, d: int) -> bool:
     """Whether a spline at ``n_points`` observed points of a ``d``-dimensional
     basis of ``n_basis`` functions is the dense basis times ``c``."""
-    limit = DENSE_SPLINE_MAX[min(d, 2)]
+    limit = DENSE_SPLINE_MAX[min(d, 3)]
     return isinstance(n_points, int) and n_points * n_basis <= limit
 
 

@@ -436,10 +436,11 @@ def bspline_nd(
     ``NdBSpline(t, c, k, extrapolate)(x, nu)``. At traced points it is
     computed from the ``prod(k_i + 1)`` non-zero basis functions per point
     (a gather of a window of ``c``), never from the dense basis; at
-    observed (concrete) points of up to ``1e6`` basis entries (points times
-    functions) as the dense basis, built once, times ``c``: a matrix
-    product, faster there (``benchmarks/fixed_points.py``). Differentiable
-    in ``x`` (any order) and in ``c``.
+    observed (concrete) points of up to ``1e6`` basis entries, points times
+    functions (``2.5e6`` from three dimensions on), as the dense basis,
+    built once, times ``c``: a matrix product, faster there
+    (``benchmarks/fixed_points.py``). Differentiable in ``x`` (any order)
+    and in ``c``.
 
     Parameters
     ----------

@@ -168,3 +168,16 @@ def test_every_example_chooses_its_initialisation_in_the_open():
         for i in kernels:
             if "init_strategy=" in lines[i]:
                 assert lines[i - 1].strip().startswith("#"), (script.name, lines[i])
+
+
+@pytest.mark.slow
+def test_measurement_error_check_points_finds_the_nan_wall(tmp_path):
+    """Without extrapolation, started inside: the initial point is clean and
+    the checked run records evaluations with points outside."""
+    args = ["--num-warmup", "100", "--num-samples", "50", "--num-chains", "1"]
+    flags = ["--extrapolate", "none", "--init", "observed", "--check-points"]
+    out = _run("measurement_error.py", [*args, *flags], tmp_path)
+    assert "At the initial point:\n  every point inside" in out, out[-3000:]
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("While sampling:")]
+    assert int(line.split()[2]) > 0, line
+    assert "traced call: bspline at " in out and "measurement_error.py:" in out
