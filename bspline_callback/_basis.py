@@ -135,7 +135,8 @@ class _Levels:
             with jax.ensure_compile_time_eval():  # a constant, built once
                 B = self._dense(x, nu)
             res = jnp.tensordot(B, c, axes=1)
-            res = jnp.where(jnp.asarray(bad)[lead], jnp.nan, res)
+            if np.any(bad):  # concrete: no select where every point is inside
+                res = jnp.where(jnp.asarray(bad)[lead], jnp.nan, res)
             return res if out_dtype is None else res.astype(out_dtype)
         vals, first = self._band(x, nu)
         start = jnp.where(jnp.isnan(first), 0, first).astype(jnp.int32)

@@ -477,19 +477,22 @@ def bspline_nd(
         safe_points(col, b._levels.ends, tensor.extrapolate, False)
         for col, b in zip(cols, tensor.bases, strict=True)
     ]
-    bad = functools.reduce(jnp.logical_or, [jnp.asarray(s[0]) for s in safe])
     points = [s[1] for s in safe]
+    xp = jnp if is_traced(points) else np
+    bad = functools.reduce(xp.logical_or, [xp.asarray(s[0]) for s in safe])
     trailing = c.ndim - tensor.d
     n_basis = math.prod(tensor.sizes)
-    if not is_traced(points) and dense_spline(bad.size, n_basis, tensor.d):
+    if xp is np and dense_spline(bad.size, n_basis, tensor.d):
         with jax.ensure_compile_time_eval():  # a constant, built once
             B = tensor.dense(points, order)
         res = jnp.tensordot(B, c.reshape((n_basis,) + c.shape[tensor.d :]), axes=1)
+        if not bad.any():  # concrete: no select where every point is inside
+            return res if out_dtype is None else res.astype(out_dtype)
     elif tensor.backend == "callback" and is_traced(points):
         res = _host_spline(tensor, order, c, jnp.stack(points, axis=-1))
     else:
         values, first = tensor.band(points, order)
         contract = _contract if tensor.backend == "jax" else _gathered
         res = contract(c, tuple(values), first, tensor)
-    res = jnp.where(bad.reshape(bad.shape + (1,) * trailing), jnp.nan, res)
+    res = jnp.where(jnp.asarray(bad).reshape(bad.shape + (1,) * trailing), jnp.nan, res)
     return res if out_dtype is None else res.astype(out_dtype)

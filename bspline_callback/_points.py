@@ -64,7 +64,7 @@ def prepare(
     check_real_points(func, x)
     traced = is_traced(x)
     x = jnp.asarray(x) if traced else x  # a list of tracers too
-    dtype = _jax_float_dtype(x if traced else np.asarray(x))
+    dtype = float_dtype(x, traced)
     if traced and not jnp.issubdtype(x.dtype, jnp.inexact):
         x = x.astype(dtype)  # integer points: the host gets floats
     if report and not knots_traced and extrapolate is False:
