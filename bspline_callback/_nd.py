@@ -151,24 +151,19 @@ class _Tensor:
         itself, so that the cost (and the gradient's scatter-add) scales
         with the points, not with ``prod(n_i - k_i)`` windows."""
         starts = tuple(n - w + 1 for n, w in zip(self.sizes, self.windows, strict=True))
+        strides = [math.prod(self.sizes[i + 1 :]) for i in range(self.d)]  # c's
         offsets = np.meshgrid(*[np.arange(w) for w in self.windows], indexing="ij")
+        window = sum(o.reshape(-1) * s for o, s in zip(offsets, strides, strict=True))
         flat_c = c.reshape((-1,) + c.shape[self.d :])
         n_points = math.prod(first.shape[:-1])
         if isinstance(n_points, int) and n_points < math.prod(starts):
-            strides = [math.prod(self.sizes[i + 1 :]) for i in range(self.d)]
-            window = sum(
-                o.reshape(-1) * s for o, s in zip(offsets, strides, strict=True)
-            )
             base = sum(first[..., i] * s for i, s in enumerate(strides))
             return take_clipped(flat_c, base[..., None] + window)
         grids = np.meshgrid(*[np.arange(s) for s in starts], indexing="ij")
-        flat = sum(
-            (g.reshape(-1, 1) + o.reshape(1, -1)) * int(np.prod(self.sizes[i + 1 :]))
-            for i, (g, o) in enumerate(zip(grids, offsets, strict=True))
-        )
-        table = jnp.take(flat_c, flat, axis=0)
-        strides = [int(np.prod(starts[i + 1 :])) for i in range(self.d)]
-        index = sum(first[..., i] * stride for i, stride in enumerate(strides))
+        corners = sum(g.reshape(-1, 1) * s for g, s in zip(grids, strides, strict=True))
+        table = jnp.take(flat_c, corners + window, axis=0)
+        table_strides = [math.prod(starts[i + 1 :]) for i in range(self.d)]
+        index = sum(first[..., i] * s for i, s in enumerate(table_strides))
         return take_clipped(table, index)
 
     def dense(self, cols, nu):
