@@ -228,10 +228,12 @@ def test_linear_and_constant_match_spline_transformer(backend, degree, mode, kno
     fns = _every_function(t, degree, backend, mode, bridges=False)
     jitted = _jit_all(fns)(x)  # one compilation for every entry point
     for name, f in fns.items():
-        assert_close(
-            _rows(f(x), n_basis), scipy_basis(x64, t, degree, 0, mode), err=name
-        )
         assert_close(_rows(jitted[name], n_basis), ref, err=name)
+        if backend == "callback":
+            # Concrete points take the host's eager route; the jax backend
+            # runs the same code eagerly as under jit, op by op.
+            eager = _rows(f(x), n_basis)
+            assert_close(eager, scipy_basis(x64, t, degree, 0, mode), err=name)
 
 
 @pytest.mark.parametrize(
