@@ -3,7 +3,8 @@
 The public calls of ``probe.py`` and the examples' wall times, each version
 in its own process, the versions alternated over several rounds (medians of
 the probes, the best of the example runs): the noise of a shared machine
-hits both alike. Prints a Markdown table of before, after and after/before.
+hits both alike. The probes run with glibc's allocator thresholds fixed
+(``ALLOCATOR``). Prints a Markdown table of before, after and after/before.
 
 Run: ``python benchmarks/compare.py REV [--rounds 3] [--examples]``
 (``--examples``: also each example at its default settings, once per round).
@@ -42,8 +43,17 @@ def export(rev, into):
     subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
 
 
+#: glibc's thresholds fixed, so that no host call hands memory back to the
+#: system and faults it in again: otherwise each process's allocator state
+#: differs more between processes than the versions do (docs/performance.md).
+ALLOCATOR = {
+    "MALLOC_MMAP_THRESHOLD_": "268435456",
+    "MALLOC_TRIM_THRESHOLD_": "268435456",
+}
+
+
 def probe(tree, quick, only):
-    env = dict(os.environ, PYTHONPATH=tree)
+    env = dict(os.environ, PYTHONPATH=tree, **ALLOCATOR)
     cmd = [sys.executable, os.path.join(HERE, "probe.py"), "--only", only]
     cmd += ["--examples", os.path.join(tree, "examples")] + (
         ["--quick"] if quick else []
