@@ -120,8 +120,7 @@ def from_scipy(obj) -> Callable[..., jax.Array]:
     feature_shape = obj.c.shape[1:] if isinstance(obj, BSpline) else obj.c.shape[2:]
     name = f"from_scipy({type(obj).__name__})"
     if isinstance(obj, BSpline):
-        k, t = obj.k, obj.t
-        ends = ((float(t[k]), float(t[len(t) - k - 1])),)
+        ends = (_base_interval(obj.t, obj.k),)
     else:
         ends = ((float(np.min(obj.x)), float(np.max(obj.x))),)
     return row_function(_ScipyHost(obj), feature_shape, name, ends=ends)
@@ -178,11 +177,13 @@ def _from_scipy_nd(obj):
     if np.iscomplexobj(obj.c):
         raise TypeError(f"{name}: complex coefficients are not supported.")
     d = len(obj.t)
-    ends = tuple(
-        (float(t[k]), float(t[len(t) - k - 1]))
-        for t, k in zip(obj.t, obj.k, strict=True)
-    )
+    ends = tuple(_base_interval(t, k) for t, k in zip(obj.t, obj.k, strict=True))
     return row_function(_NdHost(obj), obj.c.shape[d:], name, d, ends)
+
+
+def _base_interval(t, k):
+    """``(t[k], t[n])`` as floats: the domain whose ends the end rule keeps."""
+    return float(t[k]), float(t[len(t) - k - 1])
 
 
 class _NdHost(_ScipyHost):
